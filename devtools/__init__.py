@@ -1,0 +1,1 @@
+"""Developer tooling: finding or starting PostgreSQL, and the local stack behind `make run`."""

@@ -1,0 +1,116 @@
+"""`python -m mcp_task_server [--stdio | migrate | token]`.
+
+- no argument: serve MCP over streamable HTTP at http://TASK_SERVER_HOST:TASK_SERVER_PORT/mcp
+- `--stdio`: serve MCP over stdio (Claude Desktop on the same machine); the user is MCP_STDIO_USER_ID
+- `migrate`: apply pending database migrations and exit
+- `token`: print a token for local development (only when no identity provider is configured)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+
+from pydantic import ValidationError
+
+from shared.local_auth import LocalSigner
+from shared.logging import configure_logging
+
+from .migrate import upgrade
+from .settings import TaskServerSettings
+
+logger = logging.getLogger("mcp_task_server")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m mcp_task_server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stdio", action="store_true", help="serve MCP over stdio instead of HTTP")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("migrate", help="apply pending migrations and exit")
+    token = sub.add_parser("token", help="print a local development token")
+    token.add_argument("--user", default=None, help="the token's subject (default: the demo user)")
+    token.add_argument("--hours", type=float, default=12.0, help="lifetime in hours (default 12)")
+    return parser.parse_args(argv)
+
+
+def load_settings() -> TaskServerSettings:
+    """Settings, or a clean exit naming what is wrong (never echoing a value: it may be a secret)."""
+    try:
+        return TaskServerSettings()
+    except ValidationError as e:
+        for error in e.errors(include_input=False, include_url=False):
+            field = ".".join(str(p) for p in error["loc"]).upper() or "configuration"
+            print(f"mcp_task_server: {field}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _migrate(settings: TaskServerSettings) -> None:
+    try:
+        upgrade(settings.sqlalchemy_url())
+    except ValueError as e:
+        print(f"mcp_task_server: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logger.info("database schema is up to date")
+
+
+def _serve_http(settings: TaskServerSettings) -> None:
+    import uvicorn
+
+    from .server import create_http_app
+
+    app = create_http_app(settings)
+    logger.info("serving MCP at %s/mcp", settings.public_url)
+    uvicorn.run(
+        app,
+        host=settings.task_server_host,
+        port=settings.task_server_port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _serve_stdio(settings: TaskServerSettings) -> None:
+    from .server import create_server
+
+    mcp, _ = create_server(settings, stdio=True)
+    asyncio.run(mcp.run_async(transport="stdio", show_banner=False))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    settings = load_settings()
+    configure_logging(settings.log_level)
+
+    if args.command == "token":
+        if not settings.local_auth:
+            print(
+                "mcp_task_server: tokens come from your identity provider (AUTH_JWKS_URL is set)",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+        signer = LocalSigner.load_or_create(settings.data_dir)
+        print(signer.mint(args.user or settings.mcp_stdio_user_id, ttl=timedelta(hours=args.hours)))
+        return
+    if not settings.database_url:
+        print(
+            "mcp_task_server: DATABASE_URL is not set (`make run` starts a local PostgreSQL)", file=sys.stderr
+        )
+        raise SystemExit(2)
+    if args.command == "migrate":
+        _migrate(settings)
+        return
+    if settings.migrate_on_start:
+        _migrate(settings)
+    if args.stdio:
+        _serve_stdio(settings)
+    else:
+        _serve_http(settings)
+
+
+if __name__ == "__main__":
+    main()

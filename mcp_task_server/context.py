@@ -1,0 +1,51 @@
+"""What a tool call needs from the running server: the database, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastmcp import Context
+from fastmcp.server.dependencies import get_access_token
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .db import unit_of_work
+from .errors import Unauthenticated
+
+STATE_KEY = "task_server"
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    # Set in stdio mode, where there is no token: the one local user every call acts as.
+    fixed_user_id: str | None = None
+
+
+def app_state(ctx: Context) -> AppState:
+    state = ctx.lifespan_context.get(STATE_KEY)
+    if not isinstance(state, AppState):
+        raise RuntimeError("the task server's lifespan has not run")
+    return state
+
+
+def caller_id(state: AppState) -> str:
+    """The user a call acts as: the verified token's `sub`, never an argument a model could choose."""
+    if state.fixed_user_id is not None:
+        return state.fixed_user_id
+    token = get_access_token()
+    subject = token.subject if token is not None else None
+    if not subject:
+        raise Unauthenticated()
+    return subject
+
+
+@asynccontextmanager
+async def user_session(ctx: Context) -> AsyncIterator[tuple[str, AsyncSession]]:
+    """The caller's id and a unit of work for one tool call."""
+    state = app_state(ctx)
+    user_id = caller_id(state)
+    async with unit_of_work(state.sessions) as session:
+        yield user_id, session

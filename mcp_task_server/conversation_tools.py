@@ -1,0 +1,104 @@
+"""Conversation storage for the chat gateway.
+
+These tools carry the tag `conversation`; the gateway hides them from its agent with a tool filter,
+and any other client can filter them out by the same tag. Like the task tools, they act only on the
+verified caller's own conversations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastmcp import Context, FastMCP
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from shared.schemas import ConversationPage, MessagePage, ReplyRecorded, ToolCallRecord, TurnStarted
+
+from .context import user_session
+from .errors import InvalidArgument
+from .models import MESSAGE_MAX
+from .repository import ConversationRepository
+from .service import ConversationService
+
+CONVERSATION_TAG = "conversation"
+MAX_TOOL_CALLS_PER_REPLY = 64
+MAX_TOOL_CALLS_BYTES = 512 * 1024
+
+ConversationId = Annotated[int, Field(gt=0, le=2**63 - 1, description="The conversation's id.")]
+PageCursor = Annotated[str | None, Field(max_length=512, description="`next_cursor` from a previous call.")]
+
+
+async def start_turn(
+    ctx: Context,
+    message: Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX, description="The user's message.")],
+    conversation_id: Annotated[
+        int | None,
+        Field(gt=0, le=2**63 - 1, description="Continue this conversation; omit to start a new one."),
+    ] = None,
+    history_limit: Annotated[
+        int, Field(ge=1, le=200, description="How many of the latest messages to return, this one included.")
+    ] = 20,
+) -> TurnStarted:
+    """Store the user's message (in a new or an existing conversation) and return the recent window."""
+    async with user_session(ctx) as (user_id, session):
+        return await ConversationService(ConversationRepository(session), user_id).start_turn(
+            message, conversation_id, history_limit
+        )
+
+
+async def record_reply(
+    ctx: Context,
+    conversation_id: ConversationId,
+    content: Annotated[str, Field(max_length=MESSAGE_MAX, description="The assistant's reply text.")],
+    tool_calls: Annotated[
+        list[ToolCallRecord],
+        Field(max_length=MAX_TOOL_CALLS_PER_REPLY, description="Tool calls made while producing the reply."),
+    ] = [],  # noqa: B006 - pydantic copies defaults; FastMCP needs a literal default for the schema.
+) -> ReplyRecorded:
+    """Store the assistant's reply to the latest user message, with the tool calls it made."""
+    size = len(json.dumps([call.model_dump(mode="json") for call in tool_calls]))
+    if size > MAX_TOOL_CALLS_BYTES:
+        raise InvalidArgument(f"tool_calls is {size} bytes; the limit is {MAX_TOOL_CALLS_BYTES}.")
+    async with user_session(ctx) as (user_id, session):
+        return await ConversationService(ConversationRepository(session), user_id).record_reply(
+            conversation_id, content, tool_calls
+        )
+
+
+async def list_conversations(
+    ctx: Context,
+    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    cursor: PageCursor = None,
+) -> ConversationPage:
+    """List the user's conversations, most recently active first."""
+    async with user_session(ctx) as (user_id, session):
+        return await ConversationService(ConversationRepository(session), user_id).list(limit, cursor)
+
+
+async def get_conversation_messages(
+    ctx: Context,
+    conversation_id: ConversationId,
+    limit: Annotated[int, Field(ge=1, le=200)] = 50,
+    cursor: PageCursor = None,
+) -> MessagePage:
+    """Read a conversation's messages: the latest `limit`, oldest first; `next_cursor` pages back in time."""
+    async with user_session(ctx) as (user_id, session):
+        return await ConversationService(ConversationRepository(session), user_id).messages(
+            conversation_id, limit, cursor
+        )
+
+
+def register_conversation_tools(mcp: FastMCP) -> None:
+    tags = {CONVERSATION_TAG}
+    writes = ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+    )
+    reads = ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    mcp.tool(start_turn, tags=tags, annotations=writes)
+    mcp.tool(record_reply, tags=tags, annotations=writes)
+    mcp.tool(list_conversations, tags=tags, annotations=reads)
+    mcp.tool(get_conversation_messages, tags=tags, annotations=reads)

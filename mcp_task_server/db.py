@@ -1,0 +1,107 @@
+"""The database engine and the unit of work.
+
+The engine is built in the server's lifespan, never at import time. One unit of work serves one tool
+call: it commits when the call succeeds and rolls back when anything fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from .errors import InternalError, StoreUnavailable, TaskServerError
+
+logger = logging.getLogger(__name__)
+
+_PLAIN_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Turn the URL a provider hands out into one SQLAlchemy runs on psycopg 3.
+
+    `postgres://` and `postgresql://` both become `postgresql+psycopg://`. Query parameters such as
+    `sslmode=require` and `channel_binding=require` are libpq's own and pass through unchanged.
+    Errors never include the URL, because it carries a password.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as e:
+        raise ValueError("DATABASE_URL is not a valid URL") from e
+    if parts.scheme not in _PLAIN_SCHEMES:
+        raise ValueError(
+            "DATABASE_URL must start with postgresql:// (other drivers such as asyncpg are not supported)"
+        )
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        raise ValueError("DATABASE_URL must name a database, e.g. postgresql://user@host/dbname")
+    return urlunsplit(SplitResult("postgresql+psycopg", parts.netloc, parts.path, parts.query, ""))
+
+
+def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000) -> AsyncEngine:
+    return create_async_engine(
+        normalize_database_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # A connection that died with a database restart is replaced on checkout instead of failing a
+        # user's tool call; it costs one round trip per checkout, well under a millisecond on a LAN.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            # A runaway query fails the call instead of holding a connection forever.
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+            "connect_timeout": 5,
+            "application_name": "mcp_task_server",
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Commit on success, roll back on any failure, and turn failures into the server's own errors.
+
+    Database errors carry SQL and parameters in their text, so they are logged by type only and reach
+    the client as `StoreUnavailable` / `InternalError`, never verbatim.
+    """
+    try:
+        async with sessions() as session, session.begin():
+            yield session
+    except TaskServerError:
+        raise
+    except (OperationalError, InterfaceError, OSError, TimeoutError) as e:
+        logger.error("database unavailable during a tool call: %s", _describe(e))
+        raise StoreUnavailable() from e
+    except Exception as e:
+        # A bug, not bad input: log where it happened only when debugging, because a traceback's
+        # locals and SQL can hold user data.
+        logger.error(
+            "unexpected error in a tool call: %s", _describe(e), exc_info=logger.isEnabledFor(logging.DEBUG)
+        )
+        raise InternalError() from e
+
+
+def _describe(error: BaseException) -> str:
+    """The error's type and, for driver errors, the SQLSTATE: enough to diagnose, no SQL or values."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return f"{type(error).__name__}({type(error.orig).__name__}, sqlstate={sqlstate})"
+    return type(error).__name__
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    """True when the database answers a trivial query (the readiness probe)."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as e:
+        logger.warning("database readiness check failed: %s", type(e).__name__)
+        return False
+    return True

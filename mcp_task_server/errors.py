@@ -1,0 +1,55 @@
+"""The task server's one exception tree.
+
+Every failure a client can see is one of these, with a stable `code` and a short message a model can
+act on. `server.ErrorMiddleware` turns them into MCP tool errors (`isError: true`) in one place.
+They subclass FastMCP's `ToolError` so FastMCP passes them through untouched and logs them without a
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastmcp.exceptions import ToolError
+
+
+class TaskServerError(ToolError):
+    code = "internal"
+    default_message = "Something went wrong on the task server."
+
+    def __init__(self, message: str | None = None, *, log_level: int = logging.INFO) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message, log_level=log_level)
+
+
+class InvalidArgument(TaskServerError):
+    code = "invalid_argument"
+    default_message = "The arguments are not valid."
+
+
+class NotFound(TaskServerError):
+    """Also what another user's task or conversation looks like: existence is never revealed."""
+
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Unauthenticated(TaskServerError):
+    code = "unauthenticated"
+    default_message = "No verified user for this call."
+
+
+class StoreUnavailable(TaskServerError):
+    code = "unavailable"
+    default_message = "The task store is temporarily unavailable. Try again in a moment."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, log_level=logging.WARNING)
+
+
+class InternalError(TaskServerError):
+    code = "internal"
+    default_message = "The task server hit an internal error. Try again; if it persists, report it."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, log_level=logging.ERROR)

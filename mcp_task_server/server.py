@@ -1,0 +1,160 @@
+"""Assemble the FastMCP server: tools, error mapping, lifespan, health routes and the HTTP app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ValidationError
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
+from mcp_types import CallToolRequestParams, TextContent
+from pydantic import ValidationError as PydanticValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from shared.auth import KeySource
+from shared.identity import build_key_source, build_verifier
+
+from .auth import build_auth_provider
+from .context import STATE_KEY, AppState
+from .conversation_tools import register_conversation_tools
+from .db import create_engine, create_sessionmaker, ping
+from .errors import TaskServerError
+from .settings import TaskServerSettings
+from .tools import register_task_tools
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "todo-tasks"
+INSTRUCTIONS = (
+    "Manage the signed-in user's to-do list: add, list, complete, update and delete tasks. "
+    "Find a task's id with list_tasks before acting on it by title."
+)
+
+
+def error_result(code: str, message: str) -> ToolResult:
+    """The one shape of a failed tool call: `isError`, the message as text, the code as structure."""
+    return ToolResult(
+        content=[TextContent(type="text", text=message)],
+        structured_content={"error": {"code": code, "message": message}},
+        is_error=True,
+    )
+
+
+def describe_validation_error(error: PydanticValidationError) -> str:
+    """`title: String should have at most 200 characters` — names the field and the rule, and never
+    echoes the input back (it may be long, or private)."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in item["loc"]) or "arguments"
+        parts.append(f"{location}: {item['msg']}")
+    return "Invalid arguments. " + "; ".join(parts) + "."
+
+
+class ErrorMiddleware(Middleware):
+    """Map every tool failure to an MCP tool error with a stable code, in one place."""
+
+    async def on_call_tool(
+        self,
+        context: MiddlewareContext[CallToolRequestParams],
+        call_next: CallNext[CallToolRequestParams, ToolResult],
+    ) -> ToolResult:
+        try:
+            return await call_next(context)
+        except TaskServerError as e:
+            return error_result(e.code, e.message)
+        except ValidationError as e:
+            cause = e.__cause__
+            if isinstance(cause, PydanticValidationError):
+                return error_result("invalid_argument", describe_validation_error(cause))
+            return error_result("invalid_argument", "Invalid arguments.")
+
+
+class Runtime:
+    """What the HTTP routes outside MCP (health, readiness) need from the lifespan."""
+
+    def __init__(self) -> None:
+        self.state: AppState | None = None
+        self.keys: KeySource | None = None
+
+
+def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple[FastMCP, Runtime]:
+    runtime = Runtime()
+    auth = None
+    if not stdio:
+        runtime.keys = build_key_source(settings)
+        auth = build_auth_provider(
+            settings, build_verifier(settings, settings.accepted_audience, runtime.keys)
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        engine = create_engine(
+            settings.sqlalchemy_url(),
+            pool_size=settings.db_pool_size,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        state = AppState(
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            fixed_user_id=settings.mcp_stdio_user_id if stdio else None,
+        )
+        runtime.state = state
+        try:
+            yield {STATE_KEY: state}
+        finally:
+            runtime.state = None
+            await engine.dispose()
+            aclose = getattr(runtime.keys, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    mcp = FastMCP(
+        SERVER_NAME,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        auth=auth,
+        middleware=[ErrorMiddleware()],
+        # Defence in depth: whatever slips past ErrorMiddleware reaches a client as a generic message.
+        mask_error_details=True,
+        on_duplicate="error",
+    )
+    register_task_tools(mcp)
+    register_conversation_tools(mcp)
+    _add_health_routes(mcp, runtime)
+    return mcp, runtime
+
+
+def _add_health_routes(mcp: FastMCP, runtime: Runtime) -> None:
+    @mcp.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @mcp.custom_route("/readyz", methods=["GET"])
+    async def readyz(_: Request) -> JSONResponse:
+        state = runtime.state
+        if state is None or not await ping(state.engine):
+            return JSONResponse(
+                {"error": {"code": "unavailable", "message": "The database is not reachable."}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready"})
+
+
+def create_http_app(settings: TaskServerSettings) -> Starlette:
+    mcp, _ = create_server(settings)
+    allowed_hosts = [urlsplit(settings.public_url).netloc, *settings.task_server_allowed_hosts]
+    return mcp.http_app(
+        path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        # Rejects DNS-rebinding requests: a Host (or browser Origin) this server was not configured for.
+        host_origin_protection=True,
+        allowed_hosts=allowed_hosts,
+    )

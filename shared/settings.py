@@ -1,0 +1,83 @@
+"""Settings both services share: auth, logging and the local data folder.
+
+Each service subclasses `CommonSettings`; the names of the environment variables are the contract in
+DESIGN.md, so none of them carries a prefix. A variable set in the environment wins over `.env`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def split_csv(value: object) -> object:
+    """Accept `a,b` from the environment as well as a real list."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when binding to `host` keeps a service reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="JWKS of the identity provider, e.g. https://app.example.com/api/auth/jwks. "
+        "Unset: local development mode, where a key in DATA_DIR signs tokens for a demo user.",
+    )
+    auth_issuer: str | None = Field(
+        default=None,
+        description="Expected `iss`. Defaults to the JWKS URL's origin plus the Better Auth base path.",
+    )
+    auth_audience: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted `aud` values (comma list). Defaults to the issuer, as Better Auth does.",
+    )
+    log_level: LogLevel = "INFO"
+    data_dir: Path = Field(
+        default=Path(".data"),
+        description="Local state for development: the local signing key and the embedded PostgreSQL.",
+    )
+
+    @field_validator("auth_audience", mode="before")
+    @classmethod
+    def _split_audience(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def local_auth(self) -> bool:
+        """No identity provider configured: trust the local development key instead."""
+        return not self.auth_jwks_url
+
+    def resolved_issuer(self) -> str:
+        """The issuer to require. Better Auth serves its JWKS at `{baseURL}/api/auth/jwks` and signs
+        with `iss` = `baseURL`, so without AUTH_ISSUER the issuer is the JWKS URL minus that path."""
+        if self.auth_issuer:
+            return self.auth_issuer
+        assert self.auth_jwks_url is not None
+        url = self.auth_jwks_url.rstrip("/")
+        for suffix in ("/api/auth/jwks", "/jwks"):
+            if url.endswith(suffix):
+                return url[: -len(suffix)]
+        return url
