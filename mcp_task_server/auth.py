@@ -38,9 +38,10 @@ class SharedJwtTokenVerifier(TokenVerifier):
 
 
 def build_auth_provider(settings: TaskServerSettings, verifier: JwtVerifier) -> RemoteAuthProvider:
-    # In local development there is no authorization server to point clients at: tokens come from
-    # `python -m mcp_task_server token`.
-    servers = [] if settings.local_auth else [AnyHttpUrl(settings.resolved_issuer())]
+    # RFC 9728 metadata must name an authorization server. In local development there is none (tokens
+    # come from `python -m mcp_task_server token`), so the server names itself rather than inventing one.
+    issuer = settings.public_url if settings.local_auth else settings.resolved_issuer()
+    servers = [AnyHttpUrl(issuer)]
     return RemoteAuthProvider(
         token_verifier=SharedJwtTokenVerifier(verifier),
         authorization_servers=servers,

@@ -1,0 +1,43 @@
+# One entry point for people and CI. Everything installs into .venv and node_modules of this folder.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test check lint format typecheck lock bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock package.json package-lock.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	npm ci --silent --no-audit --no-fund
+	@touch $(STAMP)
+
+run: install
+	$(PY) -m devtools.stack
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+typecheck: install
+	$(PY) -m mypy .
+
+check: lint typecheck test
+
+# Re-pin after changing pyproject.toml's dependencies.
+lock: install
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

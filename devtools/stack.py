@@ -1,0 +1,103 @@
+"""`make run`: the whole system on this machine with one command.
+
+Starts an embedded PostgreSQL when DATABASE_URL is unset (its data stays in DATA_DIR between runs),
+applies migrations, starts the task server, prints a token and a command to try, and stops
+everything cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+import httpx2
+
+from mcp_task_server.settings import TaskServerSettings
+from shared.local_auth import LocalSigner
+
+from .postgres import ensure_database, start_embedded
+
+DATABASE_NAME = "todo"
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the service exited with code {process.returncode}; see the log above")
+        try:
+            if httpx2.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not become ready within {timeout:.0f}s")
+
+
+def _curl_line(mcp_url: str) -> str:
+    body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_task","arguments":{"title":"Buy milk"}}}'
+    return (
+        f"curl -s {mcp_url} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+        f"-H 'Accept: application/json, text/event-stream' -d {shlex.quote(body)}"
+    )
+
+
+def main() -> None:
+    settings = TaskServerSettings()
+    env = dict(os.environ)
+    if not settings.database_url:
+        data_dir = Path(settings.data_dir) / "postgres"
+        print(f"Starting an embedded PostgreSQL in {data_dir} (set DATABASE_URL to use your own) ...", flush=True)
+        admin_url = start_embedded(data_dir)
+        env["DATABASE_URL"] = ensure_database(admin_url, DATABASE_NAME)
+
+    task_server = subprocess.Popen([sys.executable, "-m", "mcp_task_server"], env=env)
+    children = [task_server]
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        _wait_ready(f"{settings.public_url}/readyz", task_server)
+        mcp_url = f"{settings.public_url}/mcp"
+        print("\nThe task server is up at", mcp_url)
+        if settings.local_auth:
+            token = LocalSigner.load_or_create(settings.data_dir).mint(
+                settings.mcp_stdio_user_id, ttl=timedelta(hours=12)
+            )
+            print("\nA token for the demo user (valid 12 hours):\n")
+            print(f"export TOKEN={token}\n")
+            print("Add a task over MCP:\n")
+            print(_curl_line(mcp_url) + "\n")
+            print("Or list the tools with the MCP Inspector:\n")
+            print(
+                f"npx @modelcontextprotocol/inspector --cli {mcp_url} --transport http "
+                '--header "Authorization: Bearer $TOKEN" --stored-auth-only --method tools/list\n'
+            )
+        print("Press Ctrl-C to stop.", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        raise SystemExit("a service stopped unexpectedly; see the log above")
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Code both services share: settings, logging and bearer-token authentication."""
