@@ -42,7 +42,10 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.
 
 
 def _curl_line(mcp_url: str) -> str:
-    body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_task","arguments":{"title":"Buy milk"}}}'
+    body = (
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+        '"params":{"name":"add_task","arguments":{"title":"Buy milk"}}}'
+    )
     return (
         f"curl -s {mcp_url} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
         f"-H 'Accept: application/json, text/event-stream' -d {shlex.quote(body)}"
@@ -54,7 +57,9 @@ def main() -> None:
     env = dict(os.environ)
     if not settings.database_url:
         data_dir = Path(settings.data_dir) / "postgres"
-        print(f"Starting an embedded PostgreSQL in {data_dir} (set DATABASE_URL to use your own) ...", flush=True)
+        print(
+            f"Starting an embedded PostgreSQL in {data_dir} (set DATABASE_URL to use yours) ...", flush=True
+        )
         admin_url = start_embedded(data_dir)
         env["DATABASE_URL"] = ensure_database(admin_url, DATABASE_NAME)
 
