@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,14 +37,17 @@ def start_embedded(data_dir: Path, *, keep_running: bool = False) -> str:
 
     The server stops when this process exits unless `keep_running` is set.
     """
-    import pgserver
-
     data_dir = data_dir.expanduser().resolve()
     if data_dir not in _embedded:
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        _embedded[data_dir] = pgserver.get_server(  # type: ignore[attr-defined]
-            data_dir, cleanup_mode=None if keep_running else "stop"
-        )
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            _embedded[data_dir] = pgserver.get_server(  # type: ignore[attr-defined]
+                data_dir, cleanup_mode=None if keep_running else "stop"
+            )
     return str(_embedded[data_dir].get_uri())
 
 

@@ -94,14 +94,24 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nStopping ...", flush=True)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Stop each child once. Ctrl-C in a terminal has already sent SIGINT to the whole process group,
+    and a second SIGINT makes uvicorn abandon its graceful shutdown, so give the children a moment to
+    exit on their own and only then send SIGTERM (which uvicorn never escalates)."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(child.poll() is None for child in children):
+        time.sleep(0.1)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 if __name__ == "__main__":

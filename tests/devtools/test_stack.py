@@ -1,0 +1,96 @@
+"""`make run`'s launcher on a machine with no DATABASE_URL: embedded PostgreSQL, a token, a working curl
+line, a clean stop on Ctrl-C, and the data still there on the next run."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+
+from tests.support.processes import ROOT, free_port, service_env
+
+
+def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = service_env({"DATA_DIR": str(data_dir), "TASK_SERVER_PORT": str(port), "PYTHONPATH": str(ROOT)})
+    with log.open("wb") as out:
+        # Its own process group, so the test can deliver Ctrl-C the way a terminal does: to every process.
+        return subprocess.Popen(
+            [sys.executable, "-m", "devtools.stack"],
+            cwd=data_dir.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_for(
+    log: Path, pattern: str, process: subprocess.Popen[bytes], timeout: float = 60
+) -> re.Match[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, log.read_text(errors="replace"))
+        if match:
+            return match
+        assert process.poll() is None, log.read_text(errors="replace")
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern!r} did not appear:\n{log.read_text(errors='replace')}")
+
+
+def _call(port: int, token: str, tool: str, arguments: dict[str, object]) -> dict[str, object]:
+    response = httpx2.post(
+        f"http://127.0.0.1:{port}/mcp",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, object] = response.json()["result"]
+    return result
+
+
+def _ctrl_c(process: subprocess.Popen[bytes]) -> int:
+    os.killpg(process.pid, signal.SIGINT)
+    return process.wait(timeout=30)
+
+
+def test_make_run_starts_everything_prints_a_token_and_keeps_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+
+    first = _start(data_dir, port, tmp_path / "first.log")
+    try:
+        token = _wait_for(tmp_path / "first.log", r"export TOKEN=(\S+)", first).group(1)
+        _wait_for(tmp_path / "first.log", r"Press Ctrl-C to stop", first)
+        assert f"curl -s http://127.0.0.1:{port}/mcp" in (tmp_path / "first.log").read_text()
+        added = _call(port, token, "add_task", {"title": "Survive a restart"})
+        assert added["isError"] is False
+    finally:
+        code = _ctrl_c(first)
+    log = (tmp_path / "first.log").read_text()
+    assert code == 0, log
+    assert "embedded PostgreSQL" in log
+    assert "Traceback" not in log
+    assert (data_dir / "postgres").is_dir()
+
+    second = _start(data_dir, port, tmp_path / "second.log")
+    try:
+        token = _wait_for(tmp_path / "second.log", r"export TOKEN=(\S+)", second).group(1)
+        listed = _call(port, token, "list_tasks", {})
+        structured = listed["structuredContent"]
+        assert isinstance(structured, dict)
+        assert [task["title"] for task in structured["tasks"]] == ["Survive a restart"]
+    finally:
+        assert _ctrl_c(second) == 0
