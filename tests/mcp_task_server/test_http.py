@@ -6,6 +6,7 @@ only the contract's environment variables.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,21 @@ async def test_two_users_over_http_cannot_reach_each_other(server: Service, clea
         assert (await call_error(ben, "delete_task", task_id=task_id))[0] == "not_found"
         assert (await call_error(ben, "complete_task", task_id=task_id))[0] == "not_found"
     assert owners(clean_db) == [("ann", "ann's")]
+
+
+async def test_concurrent_calls_from_many_users_stay_separate(server: Service, clean_db: str) -> None:
+    users = [f"concurrent-{n}" for n in range(8)]
+
+    async def work(user: str) -> list[str]:
+        async with mcp_client(server, sign(ED, sub=user)) as client:
+            await asyncio.gather(*(call_ok(client, "add_task", title=f"{user} #{i}") for i in range(10)))
+            page = await call_ok(client, "list_tasks", limit=100)
+        return sorted(task["title"] for task in page["tasks"])
+
+    results = await asyncio.gather(*(work(user) for user in users))
+    for user, titles in zip(users, results, strict=True):
+        assert titles == sorted(f"{user} #{i}" for i in range(10))
+    assert len(owners(clean_db)) == 80
 
 
 REJECTED_TOKENS: dict[str, Callable[[], str]] = {
