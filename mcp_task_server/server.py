@@ -15,11 +15,14 @@ from fastmcp.tools.base import ToolResult
 from mcp_types import CallToolRequestParams, TextContent
 from pydantic import ValidationError as PydanticValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware as ASGIMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared.auth import KeySource
 from shared.identity import build_key_source, build_verifier
+from shared.request_id import RequestIdMiddleware
+from shared.schemas import ERROR_META_KEY
 
 from .auth import build_auth_provider
 from .context import STATE_KEY, AppState
@@ -39,10 +42,12 @@ INSTRUCTIONS = (
 
 
 def error_result(code: str, message: str) -> ToolResult:
-    """The one shape of a failed tool call: `isError`, the message as text, the code as structure."""
+    """The one shape of a failed tool call: `isError`, the message as text, and the stable code in the
+    result's `_meta`. Not in `structuredContent`: clients such as the MCP Inspector validate that against
+    the tool's output schema even for errors, and the error would then be hidden behind a schema failure."""
     return ToolResult(
         content=[TextContent(type="text", text=message)],
-        structured_content={"error": {"code": code, "message": message}},
+        meta={ERROR_META_KEY: {"code": code, "message": message}},
         is_error=True,
     )
 
@@ -157,4 +162,5 @@ def create_http_app(settings: TaskServerSettings) -> Starlette:
         # Rejects DNS-rebinding requests: a Host (or browser Origin) this server was not configured for.
         host_origin_protection=True,
         allowed_hosts=allowed_hosts,
+        middleware=[ASGIMiddleware(RequestIdMiddleware)],
     )

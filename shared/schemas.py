@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Where a failed tool call's stable `{"code", "message"}` travels: the result's `_meta`, beside the
+# message in the text content. (`structuredContent` would be checked against the output schema.)
+ERROR_META_KEY = "todo-chat/error"
+
 TaskStatusFilter = Literal["all", "pending", "completed"]
 Role = Literal["user", "assistant"]
 

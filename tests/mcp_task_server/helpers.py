@@ -6,6 +6,8 @@ from typing import Any
 
 from fastmcp import Client
 
+from shared.schemas import ERROR_META_KEY
+
 
 async def call_ok(client: Client[Any], tool: str, **arguments: Any) -> dict[str, Any]:
     result = await client.call_tool(tool, arguments, raise_on_error=False)
@@ -18,8 +20,9 @@ async def call_error(client: Client[Any], tool: str, **arguments: Any) -> tuple[
     """(code, message) of a call that must fail as an MCP tool error."""
     result = await client.call_tool(tool, arguments, raise_on_error=False)
     assert result.is_error, result.structured_content
-    assert result.structured_content is not None
-    error = result.structured_content["error"]
+    assert result.structured_content is None
+    assert result.meta is not None
+    error = result.meta[ERROR_META_KEY]
     text = result.content[0].text  # type: ignore[union-attr]
     assert text == error["message"]
     return error["code"], error["message"]

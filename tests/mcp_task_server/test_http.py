@@ -225,7 +225,7 @@ def test_database_down_gives_503_readiness_and_a_clean_tool_error(
         response = _post_tool_call(service, {"Authorization": f"Bearer {sign(ED)}"}, "list_tasks", {})
         result = response.json()["result"]
         assert result["isError"] is True
-        assert result["structuredContent"]["error"]["code"] == "unavailable"
+        assert result["_meta"]["todo-chat/error"]["code"] == "unavailable"
         assert DB_PASSWORD not in response.text
         assert "127.0.0.1" not in response.text
         log = service.log()
