@@ -14,10 +14,9 @@ import logging
 import sys
 from datetime import timedelta
 
-from pydantic import ValidationError
-
 from shared.local_auth import LocalSigner
 from shared.logging import configure_logging
+from shared.settings import load_or_exit
 
 from .migrate import upgrade
 from .settings import TaskServerSettings
@@ -34,17 +33,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     token.add_argument("--user", default=None, help="the token's subject (default: the demo user)")
     token.add_argument("--hours", type=float, default=12.0, help="lifetime in hours (default 12)")
     return parser.parse_args(argv)
-
-
-def load_settings() -> TaskServerSettings:
-    """Settings, or a clean exit naming what is wrong (never echoing a value: it may be a secret)."""
-    try:
-        return TaskServerSettings()
-    except ValidationError as e:
-        for error in e.errors(include_input=False, include_url=False):
-            field = ".".join(str(p) for p in error["loc"]).upper() or "configuration"
-            print(f"mcp_task_server: {field}: {error['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def _migrate(settings: TaskServerSettings) -> None:
@@ -83,7 +71,7 @@ def _serve_stdio(settings: TaskServerSettings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
-    settings = load_settings()
+    settings = load_or_exit(TaskServerSettings, "mcp_task_server")
     configure_logging(settings.log_level)
 
     if args.command == "token":

@@ -7,10 +7,11 @@ DESIGN.md, so none of them carries a prefix. A variable set in the environment w
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -81,3 +82,18 @@ class CommonSettings(BaseSettings):
             if url.endswith(suffix):
                 return url[: -len(suffix)]
         return url
+
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+def load_or_exit(settings_type: type[SettingsT], program: str) -> SettingsT:
+    """Read the settings, or exit with status 2 naming each bad variable and the rule it breaks.
+    Values are never echoed: a bad DATABASE_URL still carries a password."""
+    try:
+        return settings_type()
+    except ValidationError as e:
+        for error in e.errors(include_input=False, include_url=False):
+            name = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
+            print(f"{program}: {name}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
