@@ -1,1 +1,1 @@
-"""The chat gateway: a stateless FastAPI service that runs the assistant agent over the task server's MCP tools."""
+"""The chat gateway: a stateless FastAPI service running the assistant agent over the task server's tools."""

@@ -18,6 +18,9 @@ from devtools.postgres import create_database, drop_database, server_for_tests
 from mcp_task_server.migrate import upgrade
 from mcp_task_server.settings import TaskServerSettings
 
+# Gateway fixtures live in one module that every test can use (pytest_plugins is only read here).
+pytest_plugins = ["tests.support.gateway_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def admin_url() -> str:

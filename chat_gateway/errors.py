@@ -1,0 +1,77 @@
+"""The gateway's one exception tree. `app.py` maps it to `{"error": {"code", "message"}}` in one place."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status_code = 500
+    code = "internal"
+    default_message = "The chat service hit an internal error."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        self.message = message or self.default_message
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class Unauthenticated(GatewayError):
+    status_code = 401
+    code = "unauthenticated"
+    default_message = "A valid bearer token is required."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "The path's user id is not the signed-in user."
+
+
+class NotFound(GatewayError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class InvalidRequest(GatewayError):
+    status_code = 422
+    code = "invalid_request"
+    default_message = "The request is not valid."
+
+
+class TurnLimitExceeded(GatewayError):
+    status_code = 422
+    code = "turn_limit_exceeded"
+    default_message = (
+        "The assistant needed too many steps for this message and was stopped. Try a simpler request."
+    )
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = "Too many messages. Wait a moment and try again."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = retry_after
+
+
+class DependencyUnavailable(GatewayError):
+    status_code = 503
+    code = "unavailable"
+    default_message = "The task service is unavailable. Try again in a moment."
+
+
+class DependencyTimeout(GatewayError):
+    status_code = 504
+    code = "timeout"
+    default_message = "The request took too long and was stopped. Try again."
+
+
+class ModelUnavailable(GatewayError):
+    status_code = 503
+    code = "model_unavailable"
+    default_message = "The language model is unavailable. Try again in a moment."
