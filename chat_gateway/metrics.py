@@ -7,7 +7,6 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -22,14 +21,10 @@ CHAT_TURNS = Counter("gateway_chat_turns_total", "Chat turns by outcome", ["outc
 
 def _route_template(scope: Scope) -> str:
     """The matched route's template (`/api/{user_id}/chat`), never the raw path: user ids must not
-    become label values (unbounded cardinality, and they are personal data)."""
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    become label values (unbounded cardinality, and they are personal data). The router records the
+    matched route in the scope; unmatched requests (404s) share one label."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
 
 
 class MetricsMiddleware:
