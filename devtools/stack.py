@@ -1,8 +1,8 @@
 """`make run`: the whole system on this machine with one command.
 
 Starts an embedded PostgreSQL when DATABASE_URL is unset (its data stays in DATA_DIR between runs),
-applies migrations, starts the task server, prints a token and a command to try, and stops
-everything cleanly on Ctrl-C.
+applies migrations, starts the task server and the chat gateway, prints a token and commands to try,
+and stops everything cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from types import FrameType
 
 import httpx2
 
+from chat_gateway.settings import GatewaySettings
 from mcp_task_server.settings import TaskServerSettings
 from shared.local_auth import LocalSigner
 
@@ -41,19 +42,25 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.
     raise SystemExit(f"{url} did not become ready within {timeout:.0f}s")
 
 
-def _curl_line(mcp_url: str) -> str:
-    body = (
-        '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
-        '"params":{"name":"add_task","arguments":{"title":"Buy milk"}}}'
-    )
+def _mcp_curl(mcp_url: str) -> str:
+    body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_tasks","arguments":{}}}'
     return (
         f"curl -s {mcp_url} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
         f"-H 'Accept: application/json, text/event-stream' -d {shlex.quote(body)}"
     )
 
 
+def _chat_curl(gateway_url: str, user_id: str) -> str:
+    body = '{"message": "add buy milk"}'
+    return (
+        f'curl -s {gateway_url}/api/{user_id}/chat -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+
+
 def main() -> None:
     settings = TaskServerSettings()
+    gateway = GatewaySettings()
     env = dict(os.environ)
     if not settings.database_url:
         data_dir = Path(settings.data_dir) / "postgres"
@@ -62,31 +69,33 @@ def main() -> None:
         )
         admin_url = start_embedded(data_dir)
         env["DATABASE_URL"] = ensure_database(admin_url, DATABASE_NAME)
+    mcp_url = f"{settings.public_url}/mcp"
+    env.setdefault("MCP_TASK_SERVER_URL", mcp_url)
 
-    task_server = subprocess.Popen([sys.executable, "-m", "mcp_task_server"], env=env)
-    children = [task_server]
+    children = [subprocess.Popen([sys.executable, "-m", "mcp_task_server"], env=env)]
 
     def stop(signum: int, _: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        _wait_ready(f"{settings.public_url}/readyz", task_server)
-        mcp_url = f"{settings.public_url}/mcp"
-        print("\nThe task server is up at", mcp_url)
+        _wait_ready(f"{settings.public_url}/readyz", children[0])
+        children.append(subprocess.Popen([sys.executable, "-m", "chat_gateway"], env=env))
+        _wait_ready(f"{gateway.public_url}/readyz", children[1])
+        print(f"\nThe task server (MCP) is up at {mcp_url}")
+        print(f"The chat gateway is up at {gateway.public_url} (API docs: {gateway.public_url}/docs)")
+        print(f"The assistant's model: {gateway.model_name}")
         if settings.local_auth:
-            token = LocalSigner.load_or_create(settings.data_dir).mint(
-                settings.mcp_stdio_user_id, ttl=timedelta(hours=12)
-            )
-            print("\nA token for the demo user (valid 12 hours):\n")
+            user_id = settings.mcp_stdio_user_id
+            token = LocalSigner.load_or_create(settings.data_dir).mint(user_id, ttl=timedelta(hours=12))
+            print(f"\nA token for the user {user_id!r} (valid 12 hours):\n")
             print(f"export TOKEN={token}\n")
-            print("Add a task over MCP:\n")
-            print(_curl_line(mcp_url) + "\n")
-            print("Or list the tools with the MCP Inspector:\n")
-            print(
-                f"npx @modelcontextprotocol/inspector --cli {mcp_url} --transport http "
-                '--header "Authorization: Bearer $TOKEN" --stored-auth-only --method tools/list\n'
-            )
+            print("Chat with the assistant:\n")
+            print(_chat_curl(gateway.public_url, user_id) + "\n")
+            print("Or chat in this terminal (streams replies and shows tool calls):\n")
+            print(f"{sys.executable} -m devtools.chat --url {gateway.public_url} --user {user_id}\n")
+            print("Call the task server's tools directly over MCP:\n")
+            print(_mcp_curl(mcp_url) + "\n")
         print("Press Ctrl-C to stop.", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
