@@ -26,6 +26,4 @@ def configure_logging(level: str) -> None:
         lib_logger = logging.getLogger(name)
         lib_logger.handlers[:] = []
         lib_logger.propagate = True
-    # Request lines are noise at INFO for a service that answers thousands of tool calls.
-    logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))
