@@ -16,7 +16,8 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-CHAT_TURNS = Counter("gateway_chat_turns_total", "Chat turns by outcome", ["outcome"])
+CHAT_TURNS = Counter("gateway_chat_turns_total", "Chat turns by outcome (ok, or the error code)", ["outcome"])
+TOOL_CALLS = Counter("gateway_tool_calls_total", "Tool calls made by the agent", ["tool", "is_error"])
 
 
 def _route_template(scope: Scope) -> str:

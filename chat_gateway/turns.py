@@ -26,6 +26,7 @@ from shared.schemas import ToolCallRecord
 
 from .errors import DependencyTimeout, GatewayError, ModelUnavailable, TurnLimitExceeded
 from .history import history_to_input
+from .metrics import CHAT_TURNS, TOOL_CALLS
 from .settings import GatewaySettings
 from .task_server import TaskServerClient, TaskTools
 
@@ -160,11 +161,14 @@ class ChatService:
                     agent, items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
                 )
         except Exception as e:
-            raise _turn_error(e) from e
+            error = _turn_error(e)
+            CHAT_TURNS.labels(error.code).inc()
+            raise error from e
         outcome = TurnOutcome(
             conversation_id, str(result.final_output or ""), collect_tool_calls(result.new_items)
         )
         await self._finish(principal, outcome, request_id)
+        _count(outcome)
         return outcome
 
     async def stream_turn(
@@ -196,9 +200,11 @@ class ChatService:
         except Exception as e:
             run.cancel()
             error = e if isinstance(e, GatewayError) else _turn_error(e)
+            CHAT_TURNS.labels(error.code).inc()
             logger.warning("streamed turn failed: %s", error.code)
             yield TurnEvent("error", {"error": {"code": error.code, "message": error.message}})
             return
+        _count(outcome)
         yield TurnEvent(
             "done",
             {
@@ -207,6 +213,12 @@ class ChatService:
                 "tool_calls": [call.model_dump(mode="json") for call in outcome.tool_calls],
             },
         )
+
+
+def _count(outcome: TurnOutcome) -> None:
+    CHAT_TURNS.labels("ok").inc()
+    for call in outcome.tool_calls:
+        TOOL_CALLS.labels(call.name, str(call.is_error).lower()).inc()
 
 
 def _translate(event: object, names: dict[str, str]) -> list[TurnEvent]:

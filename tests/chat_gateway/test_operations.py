@@ -26,6 +26,7 @@ def test_metrics_count_requests_by_route_template(http: httpx2.Client, gateway: 
     http.post(f"{gateway.base_url}/api/metric-user/chat", headers=auth("metric-user"), json={"message": "hi"})
     text = http.get(f"{gateway.base_url}/metrics").text
     assert 'gateway_http_requests_total{method="POST",route="/api/{user_id}/chat",status="200"}' in text
+    assert 'gateway_chat_turns_total{outcome="ok"}' in text
     assert "metric-user" not in text
 
 
