@@ -38,7 +38,7 @@ class Service:
 
 def service_env(env: Mapping[str, str]) -> dict[str, str]:
     base = {key: os.environ[key] for key in _PASSTHROUGH if key in os.environ}
-    return {**base, "PYTHONUNBUFFERED": "1", **env}
+    return {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **env}
 
 
 @contextmanager
@@ -47,9 +47,10 @@ def run_service(
 ) -> Iterator[Service]:
     """Run `python -m module` with exactly `env`, wait until it answers, stop it (SIGTERM) afterwards."""
     with log_path.open("wb") as log_file:
+        # Run outside the checkout so a developer's own .env there cannot change what the test configured.
         process = subprocess.Popen(
             [sys.executable, "-m", module],
-            cwd=ROOT,
+            cwd=log_path.parent,
             env=service_env(env),
             stdout=log_file,
             stderr=subprocess.STDOUT,
