@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 MAX_TOKEN_BYTES: Final = 8 * 1024
 MAX_JWKS_BYTES: Final = 256 * 1024
 MAX_SUBJECT_LENGTH: Final = 255
+# The longest a token naming an unknown kid waits for the next allowed JWKS fetch (see _refresh).
+MAX_ROTATION_WAIT: Final = 5.0
 _REQUIRED_CLAIMS: Final = ("exp", "iat", "sub", "iss", "aud")
 
 AuthErrorReason = Literal[
@@ -204,7 +206,7 @@ class JwksKeySource:
     async def key_for(self, kid: str | None, alg: str) -> jwt.PyJWK:
         keys = await self._usable_keys()
         if kid is not None and not keys.has_kid(kid):
-            await self._refresh()
+            await self._refresh(wait_for_slot=True)
             keys = self._keys or keys
         return keys.find(kid, alg)
 
@@ -247,8 +249,17 @@ class JwksKeySource:
             self._inflight = asyncio.create_task(self._fetch_and_store(), name="jwks-refresh")
         return self._inflight
 
-    async def _refresh(self) -> None:
-        if (task := self._start_refresh()) is not None:
+    async def _refresh(self, *, wait_for_slot: bool = False) -> None:
+        task = self._start_refresh()
+        if task is None and wait_for_slot and self._attempted_at is not None:
+            # Better Auth creates a rotated key only when it signs the first token with it, so a new kid
+            # can arrive moments after our last fetch. Rather than refusing it until the interval is
+            # over, wait for the next allowed fetch (all such callers share it) when that is soon.
+            delay = self._min_refresh_interval - (time.monotonic() - self._attempted_at)
+            if 0 < delay <= MAX_ROTATION_WAIT:
+                await asyncio.sleep(delay)
+                task = self._start_refresh()
+        if task is not None:
             # The shield keeps one caller's cancellation (a client hanging up) from cancelling the fetch
             # that the other callers are waiting for.
             await asyncio.shield(task)

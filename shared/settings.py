@@ -10,6 +10,7 @@ import ipaddress
 import sys
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -72,16 +73,14 @@ class CommonSettings(BaseSettings):
         return not self.auth_jwks_url
 
     def resolved_issuer(self) -> str:
-        """The issuer to require. Better Auth serves its JWKS at `{baseURL}/api/auth/jwks` and signs
-        with `iss` = `baseURL`, so without AUTH_ISSUER the issuer is the JWKS URL minus that path."""
+        """The issuer to require. Better Auth signs with `iss` = the origin of its baseURL (scheme, host and
+        port: any path is dropped), which is the origin of the JWKS URL when that is the public one.
+        Behind an internal JWKS address, or with `jwt.issuer` set in Better Auth, set AUTH_ISSUER."""
         if self.auth_issuer:
             return self.auth_issuer
         assert self.auth_jwks_url is not None
-        url = self.auth_jwks_url.rstrip("/")
-        for suffix in ("/api/auth/jwks", "/jwks"):
-            if url.endswith(suffix):
-                return url[: -len(suffix)]
-        return url
+        parts = urlsplit(self.auth_jwks_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)

@@ -177,6 +177,20 @@ async def test_unknown_kid_within_refresh_interval_does_not_refetch(
     assert jwks_server.hits == 1
 
 
+async def test_a_key_rotated_in_just_after_a_fetch_is_accepted_after_a_short_wait(
+    make_verifier: MakeVerifier, jwks_server: JwksServer
+) -> None:
+    verifier = make_verifier(min_refresh_interval=0.3)
+    assert (await verifier.verify(sign())).user_id == "user-1"
+    rotated = SigningKey.generate("EdDSA")
+    jwks_server.document = {"keys": [ED.jwk(), rotated.jwk()]}
+    started = time.monotonic()
+    principals = await asyncio.gather(*(verifier.verify(sign(rotated)) for _ in range(20)))
+    assert {p.user_id for p in principals} == {"user-1"}
+    assert time.monotonic() - started < 1.0
+    assert jwks_server.hits == 2
+
+
 async def test_concurrent_callers_share_one_fetch(
     make_verifier: MakeVerifier, jwks_server: JwksServer
 ) -> None:
@@ -203,9 +217,10 @@ async def test_picks_up_rotated_key_without_restart(
     jwks_server.document = {"keys": [new_key.jwk()]}
     await asyncio.sleep(0.15)
     assert (await verifier.verify(sign(new_key, sub="user-2"))).user_id == "user-2"
-    # The refetch replaced the whole set, so the retired key no longer verifies.
+    # The refetch replaced the whole set, so the retired key no longer verifies (after one more fetch,
+    # since an unknown kid waits for the next allowed one).
     assert await rejection(verifier, sign(ED)) == "unknown_key"
-    assert jwks_server.hits == 2
+    assert jwks_server.hits == 3
 
 
 @pytest.mark.parametrize(
