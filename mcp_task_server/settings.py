@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.local_auth import DEMO_USER_ID, TASK_SERVER_AUDIENCE
 from shared.settings import CommonSettings, is_loopback_host, split_csv
@@ -26,7 +28,7 @@ class TaskServerSettings(CommonSettings):
         description="Public base URL of this server, advertised in the RFC 9728 metadata. "
         "Defaults to http://TASK_SERVER_HOST:TASK_SERVER_PORT.",
     )
-    task_server_allowed_hosts: list[str] = Field(
+    task_server_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Extra Host header values accepted when not bound to loopback (comma list).",
     )

@@ -1,0 +1,1 @@
+"""Checks of the deployment files (Dockerfile, .dockerignore, docker-compose.yml) with real tools."""
