@@ -8,9 +8,11 @@ verified caller's own conversations.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastmcp import Context, FastMCP
+from fastmcp.tools import FunctionTool, Tool
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
@@ -21,6 +23,7 @@ from .errors import InvalidArgument
 from .models import MESSAGE_MAX
 from .repository import ConversationRepository
 from .service import ConversationService
+from .tools import hints
 
 CONVERSATION_TAG = "conversation"
 MAX_TOOL_CALLS_PER_REPLY = 64
@@ -90,15 +93,16 @@ async def get_conversation_messages(
         )
 
 
-def register_conversation_tools(mcp: FastMCP) -> None:
-    tags = {CONVERSATION_TAG}
-    writes = ToolAnnotations(
-        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-    )
-    reads = ToolAnnotations(
-        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-    )
-    mcp.tool(start_turn, tags=tags, annotations=writes)
-    mcp.tool(record_reply, tags=tags, annotations=writes)
-    mcp.tool(list_conversations, tags=tags, annotations=reads)
-    mcp.tool(get_conversation_messages, tags=tags, annotations=reads)
+def register_conversation_tools(mcp: FastMCP) -> list[Tool]:
+    writes = hints("Conversation write")
+    reads = hints("Conversation read", read_only=True, idempotent=True)
+    specs: list[tuple[Callable[..., Any], ToolAnnotations]] = [
+        (start_turn, writes),
+        (record_reply, writes),
+        (list_conversations, reads),
+        (get_conversation_messages, reads),
+    ]
+    return [
+        mcp.add_tool(FunctionTool.from_function(fn, tags={CONVERSATION_TAG}, annotations=annotations))
+        for fn, annotations in specs
+    ]

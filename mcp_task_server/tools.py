@@ -6,9 +6,11 @@ answers exactly like a missing one.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastmcp import Context, FastMCP
+from fastmcp.tools import FunctionTool, Tool
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
@@ -92,60 +94,28 @@ async def update_task(
         )
 
 
-def register_task_tools(mcp: FastMCP) -> None:
-    tags = {TASK_TAG}
-    mcp.tool(
-        add_task,
-        tags=tags,
-        annotations=ToolAnnotations(
-            title="Add task",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        ),
+def hints(
+    title: str, *, read_only: bool = False, destructive: bool = False, idempotent: bool = False
+) -> ToolAnnotations:
+    """MCP annotations; none of these tools reaches outside the task store (open_world_hint=False)."""
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=False,
     )
-    mcp.tool(
-        list_tasks,
-        tags=tags,
-        annotations=ToolAnnotations(
-            title="List tasks",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
-    mcp.tool(
-        complete_task,
-        tags=tags,
-        annotations=ToolAnnotations(
-            title="Complete task",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
-    mcp.tool(
-        delete_task,
-        tags=tags,
-        annotations=ToolAnnotations(
-            title="Delete task",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
-    mcp.tool(
-        update_task,
-        tags=tags,
-        annotations=ToolAnnotations(
-            title="Update task",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
+
+
+def register_task_tools(mcp: FastMCP) -> list[Tool]:
+    specs: list[tuple[Callable[..., Any], ToolAnnotations]] = [
+        (add_task, hints("Add task")),
+        (list_tasks, hints("List tasks", read_only=True, idempotent=True)),
+        (complete_task, hints("Complete task", idempotent=True)),
+        (delete_task, hints("Delete task", destructive=True, idempotent=True)),
+        (update_task, hints("Update task", destructive=True, idempotent=True)),
+    ]
+    return [
+        mcp.add_tool(FunctionTool.from_function(fn, tags={TASK_TAG}, annotations=annotations))
+        for fn, annotations in specs
+    ]
