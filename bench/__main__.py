@@ -24,7 +24,7 @@ from typing import Any
 import httpx2
 import psycopg
 
-from bench.stats import Row, peak_rss_mb, percentile, render
+from bench.stats import Row, cpu_seconds, peak_rss_mb, percentile, render
 from chat_gateway.task_server import TaskServerClient
 from devtools.postgres import create_database, drop_database, server_for_tests
 from mcp_task_server.migrate import upgrade
@@ -115,7 +115,7 @@ async def chat_turn(client: httpx2.AsyncClient, user: str, token: str, body: dic
     return (time.perf_counter() - t0) * 1000
 
 
-async def bench_chat(gateway_url: str, signer: LocalSigner) -> list[Row]:
+async def bench_chat(gateway_url: str, signer: LocalSigner, pids: dict[str, int]) -> list[Row]:
     rows: list[Row] = []
     users = [(f"chat-{n}-{uuid.uuid4().hex[:6]}", "") for n in range(32)]
     users = [(user, signer.mint(user)) for user, _ in users]
@@ -149,9 +149,14 @@ async def bench_chat(gateway_url: str, signer: LocalSigner) -> list[Row]:
                 except Exception:
                     errors += 1
 
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         await asyncio.gather(*(worker(u, t) for u, t in users))
         seconds = time.perf_counter() - started
+        turns = max(1, len(latencies))
+        cpu_split = ", ".join(
+            f"{name} {(cpu_seconds(pid) - cpu_before[name]) / turns * 1000:.1f}" for name, pid in pids.items()
+        )
         throughput = len(latencies) / seconds
         p99 = percentile(latencies, 99)
         verdict = "met" if throughput >= 100 and p99 < 500 and errors == 0 else "missed"
@@ -164,6 +169,7 @@ async def bench_chat(gateway_url: str, signer: LocalSigner) -> list[Row]:
                 note=f"target >= 100/s, p99 < 500 ms, 0 errors ({verdict})",
             )
         )
+        rows.append(Row(f"  CPU ms per turn: {cpu_split}", [], 1.0))
     return rows
 
 
@@ -288,7 +294,8 @@ async def run(
     rows += await bench_session_setup(f"{task_server.base_url}/mcp", signer)
     rows += await bench_tools(f"{task_server.base_url}/mcp", f"{floor.base_url}/mcp", signer)
     rows += await bench_growth(f"{task_server.base_url}/mcp", gateway.base_url, database_url, signer)
-    rows += await bench_chat(gateway.base_url, signer)
+    pids = {"gateway": gateway.process.pid, "task server": task_server.process.pid, "load": os.getpid()}
+    rows += await bench_chat(gateway.base_url, signer, pids)
     print()
     print(render(rows))
     print()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ class Row:
         return len(self.samples_ms) / self.seconds if self.seconds else float("nan")
 
     def cells(self) -> list[str]:
+        if not self.samples_ms:
+            return [self.name, "", "", "", "", "", "", self.note]
         return [
             self.name,
             f"{len(self.samples_ms)}",
@@ -69,3 +72,10 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

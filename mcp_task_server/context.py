@@ -20,6 +20,7 @@ STATE_KEY = "task_server"
 class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    single_statement_sessions: async_sessionmaker[AsyncSession]
     # Set in stdio mode, where there is no token: the one local user every call acts as.
     fixed_user_id: str | None = None
 
@@ -43,9 +44,10 @@ def caller_id(state: AppState) -> str:
 
 
 @asynccontextmanager
-async def user_session(ctx: Context) -> AsyncIterator[tuple[str, AsyncSession]]:
-    """The caller's id and a unit of work for one tool call."""
+async def user_session(ctx: Context, *, atomic: bool = True) -> AsyncIterator[tuple[str, AsyncSession]]:
+    """The caller's id and a unit of work for one tool call: a transaction when `atomic`, else for
+    calls that run a single statement (or only read), autocommit."""
     state = app_state(ctx)
     user_id = caller_id(state)
-    async with unit_of_work(state.sessions) as session:
+    async with unit_of_work(state.sessions if atomic else state.single_statement_sessions) as session:
         yield user_id, session

@@ -76,7 +76,7 @@ async def list_conversations(
     cursor: PageCursor = None,
 ) -> ConversationPage:
     """List the user's conversations, most recently active first."""
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await ConversationService(ConversationRepository(session), user_id).list(limit, cursor)
 
 
@@ -87,7 +87,7 @@ async def get_conversation_messages(
     cursor: PageCursor = None,
 ) -> MessagePage:
     """Read a conversation's messages: the latest `limit`, oldest first; `next_cursor` pages back in time."""
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await ConversationService(ConversationRepository(session), user_id).messages(
             conversation_id, limit, cursor
         )

@@ -47,9 +47,10 @@ def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 
         normalize_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        # A connection that died with a database restart is replaced on checkout instead of failing a
-        # user's tool call; it costs one round trip per checkout, well under a millisecond on a LAN.
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every tool call. After a database restart the first call
+        # on a dead connection fails as "unavailable, try again", and SQLAlchemy then discards the whole
+        # pool, so one call per process sees the restart.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={
             # A runaway query fails the call instead of holding a connection forever.
@@ -61,7 +62,16 @@ def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose unit of work is one transaction (BEGIN ... COMMIT): for work of several statements."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work that is a single statement (each is atomic on its own): no BEGIN and COMMIT
+    round trips, which are two of the three a single-statement tool call would otherwise make."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
+    )
 
 
 @asynccontextmanager

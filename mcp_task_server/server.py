@@ -27,7 +27,7 @@ from shared.schemas import ERROR_META_KEY
 from .auth import build_auth_provider
 from .context import STATE_KEY, AppState
 from .conversation_tools import register_conversation_tools
-from .db import create_engine, create_sessionmaker, ping
+from .db import create_autocommit_sessionmaker, create_engine, create_sessionmaker, ping
 from .errors import TaskServerError
 from .settings import TaskServerSettings
 from .tools import register_task_tools
@@ -108,6 +108,7 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
         state = AppState(
             engine=engine,
             sessions=create_sessionmaker(engine),
+            single_statement_sessions=create_autocommit_sessionmaker(engine),
             fixed_user_id=settings.mcp_stdio_user_id if stdio else None,
         )
         runtime.state = state

@@ -1,7 +1,7 @@
 """The five task tools an agent uses. Their docstrings and field descriptions are written for a model.
 
 None takes a user id: every call acts on the verified caller's own tasks, and another user's task
-answers exactly like a missing one.
+answers exactly like a missing one. Each runs one SQL statement, so none needs a transaction of its own.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ async def add_task(ctx: Context, title: Title, description: Description | None =
     Use the user's own words for the title; put extra detail in `description`.
     Returns the new task's id, which later calls use to refer to it.
     """
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await TaskService(TaskRepository(session), user_id).add(title, description)
 
 
@@ -59,19 +59,19 @@ async def list_tasks(
     Call this to answer "what's on my list?" and to find a task's id from its title before acting on it.
     When `next_cursor` is not null there are more tasks: call again with it as `cursor`.
     """
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await TaskService(TaskRepository(session), user_id).list(status, limit, cursor)
 
 
 async def complete_task(ctx: Context, task_id: TaskId) -> TaskCompleted:
     """Mark one of the user's tasks as completed (done). Completing a completed task is harmless."""
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await TaskService(TaskRepository(session), user_id).complete(task_id)
 
 
 async def delete_task(ctx: Context, task_id: TaskId) -> TaskDeleted:
     """Delete one of the user's tasks permanently. Only do this when the user asked to remove it."""
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await TaskService(TaskRepository(session), user_id).delete(task_id)
 
 
@@ -88,7 +88,7 @@ async def update_task(
     ] = None,
 ) -> TaskUpdated:
     """Change a task's title, description or completed state. Give only what should change."""
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await TaskService(TaskRepository(session), user_id).update(
             task_id, title, description, completed
         )
