@@ -45,7 +45,7 @@ async def start_turn(
     ] = 20,
 ) -> TurnStarted:
     """Store the user's message (in a new or an existing conversation) and return the recent window."""
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await ConversationService(ConversationRepository(session), user_id).start_turn(
             message, conversation_id, history_limit
         )
@@ -64,7 +64,7 @@ async def record_reply(
     size = len(json.dumps([call.model_dump(mode="json") for call in tool_calls]))
     if size > MAX_TOOL_CALLS_BYTES:
         raise InvalidArgument(f"tool_calls is {size} bytes; the limit is {MAX_TOOL_CALLS_BYTES}.")
-    async with user_session(ctx) as (user_id, session):
+    async with user_session(ctx, atomic=False) as (user_id, session):
         return await ConversationService(ConversationRepository(session), user_id).record_reply(
             conversation_id, content, tool_calls
         )

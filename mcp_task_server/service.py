@@ -123,21 +123,17 @@ class ConversationService:
     async def start_turn(self, message: str, conversation_id: int | None, history_limit: int) -> TurnStarted:
         if not message.strip():
             raise InvalidArgument("message must not be blank.")
-        created = conversation_id is None
         if conversation_id is None:
-            conversation = await self.repo.create(
-                self.user_id, _conversation_title(message)[:CONVERSATION_TITLE_MAX]
-            )
+            title = _conversation_title(message)[:CONVERSATION_TITLE_MAX]
+            window = [await self.repo.start(self.user_id, title, message)]
         else:
-            found = await self.repo.touch(self.user_id, conversation_id)
-            if found is None:
+            window = await self.repo.continue_with(self.user_id, conversation_id, message, history_limit)
+            if not window:
                 raise _conversation_not_found(conversation_id)
-            conversation = found
-        stored = await self.repo.add_message(conversation.id, self.user_id, "user", message)
-        window = await self.repo.latest_messages(conversation.id, history_limit)
+        stored = window[0]
         return TurnStarted(
-            conversation_id=conversation.id,
-            created=created,
+            conversation_id=stored.conversation_id,
+            created=conversation_id is None,
             user_message_id=stored.id,
             messages=[MessageOut.model_validate(m) for m in reversed(window)],
         )
@@ -145,16 +141,11 @@ class ConversationService:
     async def record_reply(
         self, conversation_id: int, content: str, tool_calls: list[ToolCallRecord]
     ) -> ReplyRecorded:
-        if await self.repo.touch(self.user_id, conversation_id) is None:
+        records = [call.model_dump(mode="json") for call in tool_calls]
+        message_id = await self.repo.reply(self.user_id, conversation_id, content, records)
+        if message_id is None:
             raise _conversation_not_found(conversation_id)
-        stored = await self.repo.add_message(
-            conversation_id,
-            self.user_id,
-            "assistant",
-            content,
-            [call.model_dump(mode="json") for call in tool_calls],
-        )
-        return ReplyRecorded(conversation_id=conversation_id, message_id=stored.id)
+        return ReplyRecorded(conversation_id=conversation_id, message_id=message_id)
 
     async def list(self, limit: int, cursor: str | None) -> ConversationPage:
         before = None
