@@ -49,7 +49,7 @@ class Ref:
     @property
     def needs_lookup(self) -> bool:
         """True when the task list must be read before acting (anything but ids and pronouns)."""
-        return self.words is not None or self.scope is not None
+        return self.words is not None or self.scope is not None or self.ordinal is not None
 
     def describe(self) -> str:
         if self.words is not None:

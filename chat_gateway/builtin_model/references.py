@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .intents import Action, Ref
-from .text import STOPWORDS, close_enough, content_words, stem, unquote
+from .text import STOPWORDS, close_enough, content_words, correct_typos, stem, unquote
 
 _PRONOUN_IT = re.compile(
     r"(?:it|that|this|that one|this one|that task|this task|the task|task|that item|the item|the one|same one"
@@ -47,14 +47,22 @@ _BULK = re.compile(
     + ")?"
     + _ON_LIST
     + r"|everything|every task|every single task|my (?:whole |entire )?(?:list|todo list|to-do list)"
+    r"|(?:my|the) (?:tasks|todos|to-dos|items|reminders)"
     r"|the (?:whole |entire )?list|the lot",
     re.I,
 )
+_ID = r"(?:(?:tasks?|items?|todos?|to-dos?)\s*)?(?:(?:numbers?|nos?\.?|ids?|#)\s*)?#?\d+"
 _IDS = re.compile(
-    r"(?:(?:tasks?|items?|todos?|to-dos?|numbers?|nos?\.?|ids?|#)\s*)?#?\d+"
-    r"(?:\s*(?:,|and|&|\+|or|,\s*and)\s*(?:(?:tasks?|items?|numbers?|nos?\.?|ids?)\s*)?#?\d+)*",
+    _ID + r"(?:\s*(?:,|and|&|\+|or|,\s*and)\s*" + _ID + ")*",
     re.I,
 )
+_NUMBER_NAMES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+)
+_NUMBERS = {name: value for value, name in enumerate(_NUMBER_NAMES.split(" "))}
+# "task one" is task 1; a bare "one" is not ("the milk one").
+_NUMBER_WORD = re.compile(r"\b(tasks?|items?|numbers?|no\.?|#)\s*(" + "|".join(_NUMBERS) + r")\b", re.I)
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
              "fifth": 5, "5th": 5, "last": -1, "latter": -1, "former": 1}  # fmt: skip
 _ORDINAL = re.compile(r"(?:the\s+)?(" + "|".join(_ORDINALS) + r")(?:\s+(?:one|task|item))?", re.I)
@@ -83,6 +91,7 @@ def parse_ref(text: str) -> Ref | None:
         return Ref(pronoun="it")
     if _PRONOUN_THEM.fullmatch(text):
         return Ref(pronoun="them")
+    text = _NUMBER_WORD.sub(lambda m: f"{m.group(1)} {_NUMBERS[m.group(2).lower()]}", text)
     if _IDS.fullmatch(text):
         return Ref(ids=tuple(dict.fromkeys(int(n) for n in re.findall(r"\d+", text))))
     ordinal = _ORDINAL.fullmatch(text)
@@ -96,6 +105,12 @@ def parse_ref(text: str) -> Ref | None:
             scope="completed" if status == "completed" else "pending" if status == "pending" else "all"
         )
     words = _strip_wrappers(text)
+    corrected = correct_typos(text)
+    if corrected != text:
+        # "tsak 2" is task 2; a misspelt title word is left for the fuzzy title match instead.
+        again = parse_ref(corrected)
+        if again is not None and again.words is None:
+            return again
     if not words or not content_words(words):
         # "delete my tasks" names no task at all; saying so beats guessing which ones.
         return None

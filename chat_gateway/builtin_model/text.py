@@ -20,7 +20,8 @@ _LEADING_FILLER = re.compile(
     r"^(?:(?:hi|hello|hey|hiya|yo|ok|okay|k|alright|all right|so|well|um+|uh+|er+|hm+|oh|ah|right|now|and"
     r"|also|then|plus|please|pls|plz|kindly|just|quickly|actually|sorry|excuse me|thanks|thank you|thx"
     r"|cool|great|nice|perfect|awesome|good|sure|yes|yeah|yep|oops|btw|by the way|one more thing"
-    r"|another thing|next|ok then)(?:\s+there)?(?:[\s,!.:;-]+|$))+",
+    r"|another thing|next|ok then|wait|oh wait|hold on|on second thought|whoops|lastly|finally)"
+    r"(?:\s+there)?(?:[\s,!.:;-]+|$))+",
     re.I,
 )
 _REQUEST_WRAPPER = re.compile(
@@ -33,11 +34,12 @@ _REQUEST_WRAPPER = re.compile(
 _TRAILING_FILLER = re.compile(
     r"(?:[\s,]+(?:please|pls|plz|thanks|thank you(?: so much| very much)?|thank u|thx|ty|cheers|for me"
     r"|right now|now|asap|if you can|if you could|if possible|when you get a chance|real quick|quickly"
-    r"|ok|okay|thanks a lot|will you|would you|could you|can you|again|too|as well|thanks again)"
+    r"|ok|okay|thanks a lot|will you|would you|could you|can you|again|too|as well|thanks again|but|and"
+    r"|so|also)"
     r")+[\s.!?]*$",
     re.I,
 )
-_TRAILING_PUNCT = re.compile(r"[\s.!?,;:]+$")
+TRAILING_PUNCT = re.compile(r"[\s.!?,;:]+$")
 _INNER_PLEASE = re.compile(r"\s*\b(?:please|pls|plz|kindly)\b,?", re.I)
 
 # Clause starters that mean a new request follows "and" or a comma (see split_clauses).
@@ -57,7 +59,7 @@ _HARD_SPLIT = re.compile(
     r"|after that|afterwards|plus)\s+)\s*",
     re.I,
 )
-_SOFT_SPLIT = re.compile(r"\s*(?:,\s*and|,|\band)\s+(?=" + COMMAND_START + r"\b)", re.I)
+_SOFT_SPLIT = re.compile(r"\s*(,\s*and|,|\band)\s+(?=" + COMMAND_START + r"\b)", re.I)
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
 
 
@@ -82,6 +84,11 @@ def restore_quotes(text: str, quoted: list[str]) -> str:
     return _PLACEHOLDER.sub(lambda m: quoted[int(m.group(1))], text)
 
 
+def is_filler(clause: str) -> bool:
+    """A clause of nothing but filler ("oh wait,") carries no request of its own."""
+    return not _LEADING_FILLER.sub("", clause).strip(" ,.!?;:-")
+
+
 def strip_filler(clause: str) -> str:
     """Remove greetings, politeness and request wrappers around a command ("could you please ...")."""
     previous = None
@@ -93,24 +100,28 @@ def strip_filler(clause: str) -> str:
             clause = stripped
         clause = _REQUEST_WRAPPER.sub("", clause)
         clause = _TRAILING_FILLER.sub("", clause)
-        clause = _TRAILING_PUNCT.sub("", clause)
+        clause = TRAILING_PUNCT.sub("", clause)
     if " " in clause:
         clause = _INNER_PLEASE.sub("", clause).strip()
     return clause
 
 
-def split_clauses(text: str) -> list[tuple[str, bool]]:
-    """Split a protected message into (clause, joined_softly) pairs.
+def split_clauses(text: str) -> list[tuple[str, str | None]]:
+    """Split a protected message into (clause, separator) pairs; the separator is None for a hard split.
 
-    A soft join is "and"/"," before a command word: the parser may glue such a clause back onto an
-    add ("add write report and finish slides" is two tasks, not an add and a completion).
+    A soft separator is "and"/"," before a command word: the parser may glue such a clause back onto
+    an add ("add write report and finish slides" is two tasks, not an add and a completion).
     """
-    clauses: list[tuple[str, bool]] = []
+    clauses: list[tuple[str, str | None]] = []
     for hard in _HARD_SPLIT.split(text):
         parts = _SOFT_SPLIT.split(hard)
+        separator: str | None = None
         for index, part in enumerate(parts):
-            if part.strip():
-                clauses.append((part.strip(), index > 0))
+            if index % 2:
+                separator = part
+            elif part.strip():
+                clauses.append((part.strip(), separator))
+                separator = None
     return clauses
 
 
@@ -124,9 +135,12 @@ def unquote(text: str) -> str:
 
 def tidy_title(text: str) -> str:
     """A title as a person would write it: trimmed, without trailing punctuation, capitalised."""
-    text = _TRAILING_PUNCT.sub("", unquote(text)).strip(" -:,")
+    text = TRAILING_PUNCT.sub("", unquote(text)).strip(" -:,")
     if not text:
         return text
+    if text.isupper() and " " in text:
+        # A title typed in capitals is shouting, not an acronym: "BUY MILK" becomes "Buy milk".
+        text = text.lower()
     first = text.split(" ", 1)[0]
     # "buy milk" becomes "Buy milk", but "iPhone case" and "eBay return" keep their own casing.
     if first.isalpha() and first.islower():
@@ -134,62 +148,17 @@ def tidy_title(text: str) -> str:
     return text
 
 
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "my",
-        "our",
-        "your",
-        "his",
-        "her",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "one",
-        "ones",
-        "task",
-        "tasks",
-        "item",
-        "items",
-        "todo",
-        "todos",
-        "to-do",
-        "thing",
-        "things",
-        "entry",
-        "reminder",
-        "reminders",
-        "about",
-        "called",
-        "named",
-        "titled",
-        "with",
-        "for",
-        "of",
-        "on",
-        "in",
-        "at",
-        "to",
-        "and",
-        "or",
-        "is",
-        "it",
-        "its",
-        "from",
-        "list",
-        "please",
-        "re",
-        "regarding",
-        "says",
-        "say",
-        "that's",
-        "which",
-    ]
+    _words(
+        "a about an and at called entry for from her his in is it item items its list my named of on one "
+        "ones or our please re regarding reminder reminders say says task tasks that that's the their "
+        "these thing things this those titled to to-do todo todos which with your"
+    )
 )
 
 
@@ -236,171 +205,56 @@ def close_enough(typed: str, known: str) -> bool:
 
 
 # The vocabulary the typo pass corrects towards: command words only, never title words.
-KEYWORDS = [
-    "add",
-    "create",
-    "delete",
-    "remove",
-    "complete",
-    "completed",
-    "finish",
-    "finished",
-    "mark",
-    "done",
-    "show",
-    "list",
-    "display",
-    "rename",
-    "update",
-    "change",
-    "edit",
-    "pending",
-    "remind",
-    "reminder",
-    "tasks",
-    "task",
-    "todo",
-    "todos",
-    "description",
-    "everything",
-    "cancel",
-    "erase",
-    "check",
-    "what's",
-    "whats",
-    "clear",
-    "reopen",
-    "uncheck",
-    "title",
-    "details",
-    "open",
-    "remaining",
-    "outstanding",
-]
+KEYWORDS = _words(
+    "add need create delete remove complete completed finish finished mark done show list display rename "
+    "update change edit pending remind reminder tasks task todo todos description everything cancel "
+    "erase check what's whats clear reopen uncheck title details open remaining outstanding"
+)
 # Common words that are one letter away from a keyword ("and"/"add", "dome"/"done") stay as typed.
 _NEVER_CORRECT = frozenset(
-    [
-        "and",
-        "the",
-        "to",
-        "do",
-        "at",
-        "on",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "or",
-        "as",
-        "an",
-        "a",
-        "be",
-        "by",
-        "are",
-        "was",
-        "has",
-        "had",
-        "his",
-        "her",
-        "its",
-        "our",
-        "out",
-        "dome",
-        "bone",
-        "gone",
-        "none",
-        "tone",
-        "lone",
-        "hone",
-        "make",
-        "mask",
-        "made",
-        "park",
-        "dark",
-        "bark",
-        "mart",
-        "call",
-        "calls",
-        "cake",
-        "fake",
-        "take",
-        "lake",
-        "lift",
-        "gist",
-        "mist",
-        "most",
-        "fist",
-        "life",
-        "line",
-        "like",
-        "link",
-        "lint",
-        "cheek",
-        "chick",
-        "check",
-        "when",
-        "whom",
-        "shoe",
-        "shop",
-        "snow",
-        "slow",
-        "show",
-        "shot",
-        "shut",
-        "what",
-        "that",
-        "then",
-        "than",
-        "thin",
-        "tall",
-        "tell",
-        "toll",
-        "till",
-        "dish",
-        "wish",
-        "fish",
-        "upset",
-        "delta",
-        "create",
-        "crate",
-        "cart",
-        "card",
-        "desk",
-        "disk",
-        "task",
-        "taste",
-        "tasty",
-        "tusk",
-        "ask",
-        "tax",
-        "text",
-        "next",
-        "test",
-        "best",
-    ]
+    _words(
+        "and the to do at on in is it me my of or as an a be by are was has had his her its our out dome "
+        "bone gone none tone lone hone make mask made park dark bark mart call calls cake fake take lake "
+        "lift gist mist most fist life line like link lint cheek chick check when whom shoe shop snow "
+        "slow show shot shut what that then than thin tall tell toll till dish wish fish upset delta "
+        "create crate cart card desk disk task taste tasty tusk ask tax text next test best"
+    )
 )
+_COMMON_TYPOS = {
+    "ad": "add", "addd": "add", "teh": "the", "hte": "the", "adn": "and", "taks": "task", "tsak": "task",
+    "tasl": "task", "tsk": "task", "tasks": "tasks", "tkas": "task", "lst": "list", "mi": "my", "ym": "my",
+}  # fmt: skip
 _TOKEN = re.compile(r"[A-Za-z']+")
 
 
+@lru_cache(maxsize=2048)
 def correct_typos(text: str) -> str:
     """Replace misspelt command words ("dleete", "shwo", "lsit") with the word they resemble.
 
-    The parser runs this only after a clause failed to parse as typed, so a title is never
-    "corrected" when the sentence already made sense.
+    The parser reads the corrected text only where the text as typed made no sense, or where its first
+    word (the command) is a misspelling, so a title word is not "corrected" into a keyword.
     """
+    return _TOKEN.sub(lambda match: _corrected(match.group(0).lower()) or match.group(0), text)
 
-    def fix(match: re.Match[str]) -> str:
-        word = match.group(0)
-        lower = word.lower()
-        if lower in _NEVER_CORRECT or lower in KEYWORDS:
-            return word
-        if lower in ("ad", "addd"):
-            return "add"
-        for keyword in KEYWORDS:
-            if close_enough(lower, keyword):
-                return keyword
-        return word
 
-    return _TOKEN.sub(fix, text)
+_KEYWORD_SET = frozenset(KEYWORDS)
+_LONG_KEYWORDS = tuple(keyword for keyword in KEYWORDS if len(keyword) > 3)
+_KEYWORDS_BY_INITIAL: dict[str, tuple[str, ...]] = {
+    initial: tuple(k for k in KEYWORDS if k[0] == initial) for initial in {k[0] for k in KEYWORDS}
+}
+
+
+@lru_cache(maxsize=8192)
+def _corrected(word: str) -> str | None:
+    if word in _NEVER_CORRECT or word in _KEYWORD_SET:
+        return None
+    if word in _COMMON_TYPOS:
+        return _COMMON_TYPOS[word]
+    if any(keyword in word for keyword in _LONG_KEYWORDS):
+        # "incomplete", "unfinished" and "tasks" are words of their own, not misspellings.
+        return None
+    # Typos rarely hit the first letter, and comparing against a handful of keywords keeps this fast.
+    for keyword in _KEYWORDS_BY_INITIAL.get(word[:1], ()):
+        if abs(len(keyword) - len(word)) <= 2 and close_enough(word, keyword):
+            return keyword
+    return None

@@ -19,6 +19,7 @@ _EXTRA_NAMES: Mapping[str, tuple[str, ...]] = {
     "priority": ("priority",),
     "tags": ("tags", "labels"),
 }
+_KIND_OF = {name: kind for kind, names in _EXTRA_NAMES.items() for name in names}
 _QUERY_NAMES = ("query", "search", "q", "text", "contains")
 _SEARCH_TOOLS = ("search_tasks", "find_tasks")
 _PRIORITY_RANK = {"low": 0, "normal": 1, "medium": 1, "high": 2, "urgent": 3}
@@ -51,32 +52,39 @@ class Field:
 
 
 class Toolbox:
+    """Built on every model call, so it parses a property's schema only when an argument needs it."""
+
     def __init__(self, tools: Iterable[Tool]) -> None:
-        self._fields: dict[str, dict[str, Field]] = {}
-        self._required: dict[str, frozenset[str]] = {}
+        self._properties: dict[str, Mapping[str, Any]] = {}
+        self._required: dict[str, Any] = {}
+        self._parsed: dict[tuple[str, str], Field] = {}
         for tool in tools:
-            if not isinstance(tool, FunctionTool):
-                continue
-            schema = tool.params_json_schema or {}
-            properties = schema.get("properties") or {}
-            self._fields[tool.name] = {name: Field.from_schema(s) for name, s in properties.items()}
-            self._required[tool.name] = frozenset(schema.get("required") or ())
+            if isinstance(tool, FunctionTool):
+                schema = tool.params_json_schema or {}
+                self._properties[tool.name] = schema.get("properties") or {}
+                self._required[tool.name] = schema.get("required") or ()
 
     def has(self, tool: str) -> bool:
-        return tool in self._fields
+        return tool in self._properties
 
     def accepts(self, tool: str, argument: str) -> bool:
-        return argument in self._fields.get(tool, {})
+        return argument in self._properties.get(tool, {})
 
     def field(self, tool: str, argument: str) -> Field | None:
-        return self._fields.get(tool, {}).get(argument)
+        key = (tool, argument)
+        if key not in self._parsed:
+            schema = self._properties.get(tool, {}).get(argument)
+            if not isinstance(schema, Mapping):
+                return None
+            self._parsed[key] = Field.from_schema(schema)
+        return self._parsed[key]
 
     def extra_argument(self, tool: str, kind: str) -> str | None:
         """The name `tool` uses for an optional feature such as "due", or None if it has none."""
         return next((name for name in _EXTRA_NAMES.get(kind, ()) if self.accepts(tool, name)), None)
 
     def features(self, tool: str) -> frozenset[str]:
-        return frozenset(kind for kind in _EXTRA_NAMES if self.extra_argument(tool, kind))
+        return frozenset(_KIND_OF[name] for name in self._properties.get(tool, ()) if name in _KIND_OF)
 
     def search(self) -> tuple[str, str] | None:
         """(tool, argument) that filters tasks by text on the server, if any tool offers that."""
@@ -92,18 +100,15 @@ class Toolbox:
 
     def arguments(self, tool: str, values: Mapping[str, Any]) -> dict[str, Any] | None:
         """Keep only what `tool` accepts, fitted to its limits; None when a required value is missing."""
-        fields = self._fields.get(tool)
-        if fields is None:
+        if tool not in self._properties:
             return None
         arguments: dict[str, Any] = {}
         for name, value in values.items():
-            spec = fields.get(name)
-            if spec is None or value is None:
-                continue
-            fitted = _fit(spec, value)
+            spec = self.field(tool, name) if value is not None else None
+            fitted = _fit(spec, value) if spec is not None else None
             if fitted is not None:
                 arguments[name] = fitted
-        if not self._required.get(tool, frozenset()) <= arguments.keys():
+        if not all(name in arguments for name in self._required[tool]):
             return None
         return arguments
 
