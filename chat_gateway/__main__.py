@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -19,8 +20,12 @@ def main() -> None:
     settings = load_or_exit(GatewaySettings, "chat_gateway")
     configure_logging(settings.log_level)
     logger.info("model: %s; task server: %s", settings.model_name, settings.mcp_task_server_url)
+    app = create_app(settings)
+    # Everything imported so far (the Agents SDK, openai, pydantic models) lives as long as the process;
+    # freezing it keeps the collector from walking it again, which otherwise pauses a turn for ~150 ms.
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_config=None,

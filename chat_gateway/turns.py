@@ -101,10 +101,18 @@ def _output_fields(item: ToolCallOutputItem) -> tuple[Any, bool]:
     data = item.custom_data or {}
     if "is_error" not in data:
         # No MCP result reached the SDK (the call itself failed): the output is the SDK's error text.
-        return str(item.output), True
+        return _output_text(item.output), True
     if not data["is_error"] and data.get("structured") is not None:
         return dict(data["structured"]), False
-    return str(item.output), bool(data["is_error"])
+    return _output_text(item.output), bool(data["is_error"])
+
+
+def _output_text(output: Any) -> str:
+    """A failed MCP call reaches the SDK as content parts ({"type": "text", "text": ...}, or a list of
+    them), not as a string: report the text the model saw."""
+    parts = output if isinstance(output, list) else [output]
+    texts = [str(part.get("text", "")) if isinstance(part, Mapping) else str(part) for part in parts]
+    return "\n".join(text for text in texts if text)
 
 
 def _find_gateway_error(error: BaseException) -> GatewayError | None:

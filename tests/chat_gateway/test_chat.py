@@ -60,7 +60,7 @@ def test_tool_calls_match_the_rows_including_failures(
     assert by_name["complete_task"]["is_error"] is False
     assert by_name["complete_task"]["result"]["task"]["completed"] is True
     assert by_name["delete_task"]["is_error"] is True
-    assert "999999 was not found" in by_name["delete_task"]["result"]
+    assert by_name["delete_task"]["result"].startswith("Task 999999 was not found.")
     assert tasks_of(clean_db, "bo") == [("Pay rent", True)]
 
 
