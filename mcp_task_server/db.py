@@ -45,8 +45,11 @@ def normalize_database_url(url: str) -> str:
 def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000) -> AsyncEngine:
     return create_async_engine(
         normalize_database_url(url),
+        # A fixed pool and no overflow: under a burst, overflow connections are opened for one call and
+        # closed after it, and that churn (a backend fork per call) cost more than waiting for a free one.
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
+        pool_timeout=10,
         # No pre-ping: it costs a round trip on every tool call. After a database restart the first call
         # on a dead connection fails as "unavailable, try again", and SQLAlchemy then discards the whole
         # pool, so one call per process sees the restart.
