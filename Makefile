@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck lock bench clean
+.PHONY: install run test check lint format typecheck lock bench bench-model clean
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ typecheck: install
 	$(PY) -m mypy .
 
 check: lint typecheck test
+
+# The hot paths against their floors on real services (BENCH_SECONDS sets the sustained-load length).
+bench: install
+	$(PY) -m bench
+
+# The builtin model's accuracy on its corpus and its own time per turn.
+bench-model: install
+	$(PY) -m bench.builtin_model
 
 # Re-pin after changing pyproject.toml's dependencies.
 lock: install
