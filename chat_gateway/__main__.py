@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
-import uvicorn
-
 from shared.logging import configure_logging
+from shared.serve import serve
 from shared.settings import load_or_exit
 
 from .app import create_app
@@ -20,19 +18,7 @@ def main() -> None:
     settings = load_or_exit(GatewaySettings, "chat_gateway")
     configure_logging(settings.log_level)
     logger.info("model: %s; task server: %s", settings.model_name, settings.mcp_task_server_url)
-    app = create_app(settings)
-    # Everything imported so far (the Agents SDK, openai, pydantic models) lives as long as the process;
-    # freezing it keeps the collector from walking it again, which otherwise pauses a turn for ~150 ms.
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(settings), settings.gateway_host, settings.gateway_port, settings.log_level)
 
 
 if __name__ == "__main__":

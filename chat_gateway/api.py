@@ -10,10 +10,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.auth import Principal
 from shared.schemas import ConversationPage, MessagePage, ToolCallRecord
 
 from .deps import Chat, Limiter, PathUser, RequestId, Tasks
 from .errors import InvalidRequest
+from .ratelimit import RateLimiter
 from .turns import TurnEvent
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
@@ -36,12 +38,15 @@ class ChatResponse(BaseModel):
     tool_calls: list[ToolCallRecord]
 
 
-def _checked_message(request: Request, body: ChatRequest) -> str:
+async def _admit(request: Request, body: ChatRequest, principal: Principal, limiter: RateLimiter) -> str:
+    """The checks every chat turn passes before it starts: a real message within the limit, and the
+    caller's rate limit (counted only for turns that would run)."""
     limit: int = request.app.state.settings.message_max_chars
     if not body.message.strip():
         raise InvalidRequest("message must not be blank.")
     if len(body.message) > limit:
         raise InvalidRequest(f"message is {len(body.message)} characters; the limit is {limit}.")
+    await limiter.hit(principal.user_id)
     return body.message
 
 
@@ -54,8 +59,7 @@ async def chat(
     limiter: Limiter,
     request_id: RequestId,
 ) -> ChatResponse:
-    message = _checked_message(request, body)
-    await limiter.hit(principal.user_id)
+    message = await _admit(request, body, principal, limiter)
     outcome = await service.run_turn(principal, message, body.conversation_id, request_id)
     return ChatResponse(
         conversation_id=outcome.conversation_id, response=outcome.response, tool_calls=outcome.tool_calls
@@ -82,8 +86,7 @@ async def chat_stream(
     limiter: Limiter,
     request_id: RequestId,
 ) -> StreamingResponse:
-    message = _checked_message(request, body)
-    await limiter.hit(principal.user_id)
+    message = await _admit(request, body, principal, limiter)
     # Starting the turn happens before the response begins, so its failures still get a proper status.
     events = await service.stream_turn(principal, message, body.conversation_id, request_id)
     return StreamingResponse(

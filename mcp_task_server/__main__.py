@@ -45,21 +45,13 @@ def _migrate(settings: TaskServerSettings) -> None:
 
 
 def _serve_http(settings: TaskServerSettings) -> None:
-    import uvicorn
+    from shared.serve import serve
 
     from .server import create_http_app
 
     app = create_http_app(settings)
     logger.info("serving MCP at %s/mcp", settings.public_url)
-    uvicorn.run(
-        app,
-        host=settings.task_server_host,
-        port=settings.task_server_port,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(app, settings.task_server_host, settings.task_server_port, settings.log_level)
 
 
 def _serve_stdio(settings: TaskServerSettings) -> None:

@@ -10,9 +10,9 @@ import httpx2
 import psycopg
 import pytest
 
-from tests.support.gateway_fixtures import TASK_AUDIENCE, StartGateway, auth
+from tests.support.gateway_fixtures import StartGateway, auth, task_server_env
 from tests.support.processes import Service, free_port, run_service
-from tests.support.tokens import ISSUER, JwksServer
+from tests.support.tokens import JwksServer
 
 
 @pytest.fixture
@@ -20,13 +20,7 @@ def second_task_server(
     database_url: str, stack_jwks: JwksServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     port = free_port()
-    env = {
-        "DATABASE_URL": database_url,
-        "AUTH_JWKS_URL": stack_jwks.url,
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_AUDIENCE": TASK_AUDIENCE,
-        "TASK_SERVER_PORT": str(port),
-    }
+    env = task_server_env(database_url, stack_jwks, port)
     with run_service(
         "mcp_task_server", env, port, tmp_path_factory.mktemp("replica") / "task_server.log"
     ) as s:

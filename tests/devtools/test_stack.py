@@ -11,9 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx2
-
-from tests.support.processes import ROOT, free_port, service_env
+from tests.support.processes import ROOT, free_port, post_tool_call, service_env
 
 
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -44,16 +42,8 @@ def _wait_for(
 
 
 def _call(port: int, token: str, tool: str, arguments: dict[str, object]) -> dict[str, object]:
-    response = httpx2.post(
-        f"http://127.0.0.1:{port}/mcp",
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
-        },
-        timeout=10,
+    response = post_tool_call(
+        f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}, tool, arguments
     )
     assert response.status_code == 200, response.text
     result: dict[str, object] = response.json()["result"]

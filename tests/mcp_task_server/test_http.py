@@ -19,7 +19,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from devtools.postgres import with_database
-from tests.support.processes import Service, free_port, run_service
+from tests.support.processes import Service, free_port, post_tool_call, run_service
 from tests.support.tokens import (
     AUDIENCE,
     ED,
@@ -236,14 +236,4 @@ def test_database_down_gives_503_readiness_and_a_clean_tool_error(
 def _post_tool_call(
     server: Service, headers: dict[str, str], tool: str, arguments: dict[str, Any]
 ) -> httpx2.Response:
-    return httpx2.post(
-        f"{server.base_url}/mcp",
-        headers={"Accept": "application/json, text/event-stream", **headers},
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
-        },
-        timeout=10,
-    )
+    return post_tool_call(server.base_url, headers, tool, arguments)

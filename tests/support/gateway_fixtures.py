@@ -43,19 +43,25 @@ def fake_llm() -> Iterator[FakeLLM]:
     llm.stop()
 
 
+def task_server_env(database_url: str, jwks: JwksServer, port: int, **overrides: str) -> dict[str, str]:
+    """A task server configured as a deployment would be: the test's JWKS, its own audience."""
+    return {
+        "DATABASE_URL": database_url,
+        "AUTH_JWKS_URL": jwks.url,
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": TASK_AUDIENCE,
+        "TASK_SERVER_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
 def task_server(
     database_url: str, stack_jwks: JwksServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     port = free_port()
-    env = {
-        "DATABASE_URL": database_url,
-        "AUTH_JWKS_URL": stack_jwks.url,
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_AUDIENCE": TASK_AUDIENCE,
-        "TASK_SERVER_PORT": str(port),
-        "LOG_LEVEL": "INFO",
-    }
+    env = task_server_env(database_url, stack_jwks, port)
     with run_service(
         "mcp_task_server", env, port, tmp_path_factory.mktemp("logs") / "task_server.log"
     ) as service:

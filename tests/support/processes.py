@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -80,3 +81,20 @@ def _wait_ready(service: Service, path: str, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"service did not become ready in {timeout}s:\n{service.log()}")
+
+
+def post_tool_call(
+    base_url: str, headers: dict[str, str], tool: str, arguments: dict[str, Any]
+) -> httpx2.Response:
+    """One MCP `tools/call` as a single JSON-RPC POST (the server is stateless: no handshake needed)."""
+    return httpx2.post(
+        f"{base_url}/mcp",
+        headers={"Accept": "application/json, text/event-stream", **headers},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        },
+        timeout=10,
+    )
