@@ -11,11 +11,20 @@ import sys
 import time
 from pathlib import Path
 
+import httpx2
+
 from tests.support.processes import ROOT, free_port, post_tool_call, service_env
 
 
-def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = service_env({"DATA_DIR": str(data_dir), "TASK_SERVER_PORT": str(port), "PYTHONPATH": str(ROOT)})
+def _start(data_dir: Path, port: int, log: Path, gateway_port: int) -> subprocess.Popen[bytes]:
+    env = service_env(
+        {
+            "DATA_DIR": str(data_dir),
+            "TASK_SERVER_PORT": str(port),
+            "GATEWAY_PORT": str(gateway_port),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     with log.open("wb") as out:
         # Its own process group, so the test can deliver Ctrl-C the way a terminal does: to every process.
         return subprocess.Popen(
@@ -58,15 +67,26 @@ def _ctrl_c(process: subprocess.Popen[bytes]) -> int:
 def test_make_run_starts_everything_prints_a_token_and_keeps_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    port = free_port()
+    port, gateway_port = free_port(), free_port()
 
-    first = _start(data_dir, port, tmp_path / "first.log")
+    first = _start(data_dir, port, tmp_path / "first.log", gateway_port)
     try:
         token = _wait_for(tmp_path / "first.log", r"export TOKEN=(\S+)", first).group(1)
         _wait_for(tmp_path / "first.log", r"Press Ctrl-C to stop", first)
-        assert f"curl -s http://127.0.0.1:{port}/mcp" in (tmp_path / "first.log").read_text()
+        printed = (tmp_path / "first.log").read_text()
+        assert f"curl -s http://127.0.0.1:{port}/mcp" in printed
+        assert f"curl -s http://127.0.0.1:{gateway_port}/api/demo-user/chat" in printed
         added = _call(port, token, "add_task", {"title": "Survive a restart"})
         assert added["isError"] is False
+        # The printed chat line, as a newcomer would paste it: the builtin model answers offline.
+        chat = httpx2.post(
+            f"http://127.0.0.1:{gateway_port}/api/demo-user/chat",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"message": "add buy milk"},
+            timeout=30,
+        )
+        assert chat.status_code == 200, chat.text
+        assert "Buy milk" in chat.json()["response"]
     finally:
         code = _ctrl_c(first)
     log = (tmp_path / "first.log").read_text()
@@ -75,12 +95,12 @@ def test_make_run_starts_everything_prints_a_token_and_keeps_data(tmp_path: Path
     assert "Traceback" not in log
     assert (data_dir / "postgres").is_dir()
 
-    second = _start(data_dir, port, tmp_path / "second.log")
+    second = _start(data_dir, port, tmp_path / "second.log", gateway_port)
     try:
         token = _wait_for(tmp_path / "second.log", r"export TOKEN=(\S+)", second).group(1)
         listed = _call(port, token, "list_tasks", {})
         structured = listed["structuredContent"]
         assert isinstance(structured, dict)
-        assert [task["title"] for task in structured["tasks"]] == ["Survive a restart"]
+        assert [task["title"] for task in structured["tasks"]] == ["Survive a restart", "Buy milk"]
     finally:
         assert _ctrl_c(second) == 0
