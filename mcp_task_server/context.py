@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastmcp import Context
 from fastmcp.server.dependencies import get_access_token
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .db import unit_of_work
-from .errors import Unauthenticated
+from .errors import StoreUnavailable, Unauthenticated
 
 STATE_KEY = "task_server"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +54,19 @@ async def user_session(ctx: Context, *, atomic: bool = True) -> AsyncIterator[tu
     user_id = caller_id(state)
     async with unit_of_work(state.sessions if atomic else state.single_statement_sessions) as session:
         yield user_id, session
+
+
+async def read_only(ctx: Context, work: Callable[[str, AsyncSession], Awaitable[T]]) -> T:
+    """Run a read, once more if the first try found its pooled connection dead (the database restarted).
+
+    Safe only for reads: a write that lost its connection may or may not have committed, so writes report
+    `unavailable` and let the caller decide. SQLAlchemy has discarded the pool by the time we retry.
+    """
+    try:
+        async with user_session(ctx, atomic=False) as (user_id, session):
+            return await work(user_id, session)
+    except StoreUnavailable as e:
+        if not (isinstance(e.__cause__, DBAPIError) and e.__cause__.connection_invalidated):
+            raise
+    async with user_session(ctx, atomic=False) as (user_id, session):
+        return await work(user_id, session)

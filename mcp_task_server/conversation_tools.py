@@ -18,7 +18,7 @@ from pydantic import Field
 
 from shared.schemas import ConversationPage, MessagePage, ReplyRecorded, ToolCallRecord, TurnStarted
 
-from .context import user_session
+from .context import read_only, user_session
 from .errors import InvalidArgument
 from .models import MESSAGE_MAX
 from .repository import ConversationRepository
@@ -76,8 +76,12 @@ async def list_conversations(
     cursor: PageCursor = None,
 ) -> ConversationPage:
     """List the user's conversations, most recently active first."""
-    async with user_session(ctx, atomic=False) as (user_id, session):
-        return await ConversationService(ConversationRepository(session), user_id).list(limit, cursor)
+    return await read_only(
+        ctx,
+        lambda user_id, session: ConversationService(ConversationRepository(session), user_id).list(
+            limit, cursor
+        ),
+    )
 
 
 async def get_conversation_messages(
@@ -87,10 +91,12 @@ async def get_conversation_messages(
     cursor: PageCursor = None,
 ) -> MessagePage:
     """Read a conversation's messages: the latest `limit`, oldest first; `next_cursor` pages back in time."""
-    async with user_session(ctx, atomic=False) as (user_id, session):
-        return await ConversationService(ConversationRepository(session), user_id).messages(
+    return await read_only(
+        ctx,
+        lambda user_id, session: ConversationService(ConversationRepository(session), user_id).messages(
             conversation_id, limit, cursor
-        )
+        ),
+    )
 
 
 def register_conversation_tools(mcp: FastMCP) -> list[Tool]:

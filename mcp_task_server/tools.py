@@ -16,7 +16,7 @@ from pydantic import Field
 
 from shared.schemas import TaskCompleted, TaskCreated, TaskDeleted, TaskPage, TaskStatusFilter, TaskUpdated
 
-from .context import user_session
+from .context import read_only, user_session
 from .models import DESCRIPTION_MAX, TITLE_MAX
 from .repository import TaskRepository
 from .service import TaskService
@@ -59,8 +59,10 @@ async def list_tasks(
     Call this to answer "what's on my list?" and to find a task's id from its title before acting on it.
     When `next_cursor` is not null there are more tasks: call again with it as `cursor`.
     """
-    async with user_session(ctx, atomic=False) as (user_id, session):
-        return await TaskService(TaskRepository(session), user_id).list(status, limit, cursor)
+    return await read_only(
+        ctx,
+        lambda user_id, session: TaskService(TaskRepository(session), user_id).list(status, limit, cursor),
+    )
 
 
 async def complete_task(ctx: Context, task_id: TaskId) -> TaskCompleted:
