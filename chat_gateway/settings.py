@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from shared.local_auth import GATEWAY_AUDIENCE
-from shared.settings import CommonSettings, is_loopback_host, split_csv
+from shared.settings import CommonSettings, split_csv
 
 BUILTIN_MODEL = "builtin"
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
 
 
 class GatewaySettings(CommonSettings):
+    LOCAL_AUDIENCE = GATEWAY_AUDIENCE
+    HOST_SETTING = "GATEWAY_HOST"
+
     mcp_task_server_url: str = Field(
         default="http://127.0.0.1:8001/mcp", description="The task server's MCP endpoint."
     )
@@ -48,15 +51,6 @@ class GatewaySettings(CommonSettings):
     def _split_origins(cls, value: object) -> object:
         return split_csv(value)
 
-    @model_validator(mode="after")
-    def _local_auth_stays_local(self) -> GatewaySettings:
-        if self.local_auth and not is_loopback_host(self.gateway_host):
-            raise ValueError(
-                "AUTH_JWKS_URL is unset, so the gateway would trust the local development key; "
-                "refusing to bind to a non-loopback GATEWAY_HOST. Configure an identity provider."
-            )
-        return self
-
     @property
     def model_name(self) -> str:
         if self.agent_model:
@@ -64,12 +58,8 @@ class GatewaySettings(CommonSettings):
         return DEFAULT_OPENAI_MODEL if (self.openai_api_key or self.openai_base_url) else BUILTIN_MODEL
 
     @property
-    def accepted_audience(self) -> list[str]:
-        if self.auth_audience:
-            return self.auth_audience
-        if self.local_auth:
-            return [GATEWAY_AUDIENCE]
-        return [self.resolved_issuer()]
+    def bind_host(self) -> str:
+        return self.gateway_host
 
     @property
     def public_url(self) -> str:

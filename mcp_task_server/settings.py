@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from shared.local_auth import DEMO_USER_ID, TASK_SERVER_AUDIENCE
-from shared.settings import CommonSettings, is_loopback_host, split_csv
+from shared.settings import CommonSettings, split_csv
 
 from .db import normalize_database_url
 
 
 class TaskServerSettings(CommonSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    LOCAL_AUDIENCE = TASK_SERVER_AUDIENCE
+    HOST_SETTING = "TASK_SERVER_HOST"
 
     database_url: str | None = Field(
         default=None,
@@ -54,14 +55,9 @@ class TaskServerSettings(CommonSettings):
             normalize_database_url(value)  # Raises a ValueError that names the problem, not the URL.
         return value
 
-    @model_validator(mode="after")
-    def _local_auth_stays_local(self) -> TaskServerSettings:
-        if self.local_auth and not is_loopback_host(self.task_server_host):
-            raise ValueError(
-                "AUTH_JWKS_URL is unset, so the server would trust the local development key; "
-                "refusing to bind to a non-loopback TASK_SERVER_HOST. Configure an identity provider."
-            )
-        return self
+    @property
+    def bind_host(self) -> str:
+        return self.task_server_host
 
     @property
     def public_url(self) -> str:
@@ -71,14 +67,6 @@ class TaskServerSettings(CommonSettings):
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.task_server_port}"
-
-    @property
-    def accepted_audience(self) -> list[str]:
-        if self.auth_audience:
-            return self.auth_audience
-        if self.local_auth:
-            return [TASK_SERVER_AUDIENCE]
-        return [self.resolved_issuer()]
 
     def sqlalchemy_url(self) -> str:
         if not self.database_url:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -37,6 +37,10 @@ def is_loopback_host(host: str) -> bool:
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Each service names the audience its local development tokens carry and the setting it binds to.
+    LOCAL_AUDIENCE: ClassVar[str] = ""
+    HOST_SETTING: ClassVar[str] = ""
 
     auth_jwks_url: str | None = Field(
         default=None,
@@ -66,6 +70,28 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def bind_host(self) -> str:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _local_auth_stays_local(self) -> CommonSettings:
+        if self.HOST_SETTING and self.local_auth and not is_loopback_host(self.bind_host):
+            raise ValueError(
+                "AUTH_JWKS_URL is unset, so the service would trust the local development key; refusing to "
+                f"bind to a non-loopback {self.HOST_SETTING}. Configure an identity provider."
+            )
+        return self
+
+    @property
+    def accepted_audience(self) -> list[str]:
+        """AUTH_AUDIENCE; else the local development audience; else the issuer (Better Auth's default)."""
+        if self.auth_audience:
+            return self.auth_audience
+        if self.local_auth:
+            return [self.LOCAL_AUDIENCE]
+        return [self.resolved_issuer()]
 
     @property
     def local_auth(self) -> bool:
