@@ -3,6 +3,7 @@
 - no argument: serve MCP over streamable HTTP at http://TASK_SERVER_HOST:TASK_SERVER_PORT/mcp
 - `--stdio`: serve MCP over stdio (Claude Desktop on the same machine); the user is MCP_STDIO_USER_ID
 - `migrate`: apply pending database migrations and exit
+- `purge`: delete what is past its retention (trash, activity log, idempotency keys) once, and exit
 - `token`: print a token for local development (only when no identity provider is configured)
 """
 
@@ -29,6 +30,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stdio", action="store_true", help="serve MCP over stdio instead of HTTP")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("migrate", help="apply pending migrations and exit")
+    sub.add_parser("purge", help="purge the trash and old activity once, and exit")
     token = sub.add_parser("token", help="print a local development token")
     token.add_argument("--user", default=None, help="the token's subject (default: the demo user)")
     token.add_argument("--hours", type=float, default=12.0, help="lifetime in hours (default 12)")
@@ -42,6 +44,26 @@ def _migrate(settings: TaskServerSettings) -> None:
         print(f"mcp_task_server: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     logger.info("database schema is up to date")
+
+
+def _purge(settings: TaskServerSettings) -> None:
+    from .db import create_engine, create_sessionmaker
+    from .purge import purge_once
+
+    async def run() -> None:
+        engine = create_engine(settings.sqlalchemy_url(), pool_size=1)
+        try:
+            purged = await purge_once(
+                create_sessionmaker(engine), settings.trash_retention_days, settings.activity_retention_days
+            )
+        finally:
+            await engine.dispose()
+        if not purged.ran:
+            print("another replica is purging right now; nothing done")
+            return
+        print("purged: " + ", ".join(f"{n} {name}" for name, n in purged.counts.items()))
+
+    asyncio.run(run())
 
 
 def _serve_http(settings: TaskServerSettings) -> None:
@@ -83,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     if args.command == "migrate":
         _migrate(settings)
+        return
+    if args.command == "purge":
+        _purge(settings)
         return
     if settings.migrate_on_start:
         _migrate(settings)

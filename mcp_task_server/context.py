@@ -5,18 +5,53 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
+import mcp_types
 from fastmcp import Context
 from fastmcp.server.dependencies import get_access_token
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.request_id import current_request_id
+from shared.schemas import TURN_META_KEY
 
 from .db import unit_of_work
 from .errors import StoreUnavailable, Unauthenticated
 
 STATE_KEY = "task_server"
 T = TypeVar("T")
+_CLIENT_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a change came from, as the activity log records it."""
+
+    client: str
+    request_id: str | None = None
+
+
+def call_origin(ctx: Context) -> Origin:
+    """The gateway's conversation (`chat:12`, from the turn marker it adds to `_meta`), else the MCP
+    client's own name (from the request's client info, or the session's `initialize`)."""
+    request = ctx.request_context
+    meta = (request.meta if request is not None else None) or {}
+    turn = meta.get(TURN_META_KEY)
+    client = ""
+    if isinstance(turn, dict) and isinstance(turn.get("conversation_id"), int):
+        client = f"chat:{turn['conversation_id']}"
+    if not client:
+        info = meta.get(mcp_types.CLIENT_INFO_META_KEY)
+        if isinstance(info, dict) and isinstance(info.get("name"), str):
+            client = info["name"]
+    if not client and request is not None:
+        params = getattr(request.session, "client_params", None)
+        info = getattr(params, "client_info", None) or getattr(params, "clientInfo", None)
+        client = str(getattr(info, "name", "") or "")
+    cleaned = "".join(ch for ch in client if ch.isprintable())[:_CLIENT_MAX]
+    return Origin(cleaned or "mcp", current_request_id())
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +59,8 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     single_statement_sessions: async_sessionmaker[AsyncSession]
+    # How long a deleted task stays restorable in the trash.
+    trash_retention: timedelta = timedelta(days=30)
     # Set in stdio mode, where there is no token: the one local user every call acts as.
     fixed_user_id: str | None = None
 

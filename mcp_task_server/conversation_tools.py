@@ -19,15 +19,15 @@ from pydantic import Field
 from shared.schemas import ConversationPage, MessagePage, ReplyRecorded, ToolCallRecord, TurnStarted
 
 from .context import read_only, user_session
+from .conversations.repository import ConversationRepository
+from .conversations.service import ConversationService
 from .errors import InvalidArgument
 from .models import MESSAGE_MAX
-from .repository import ConversationRepository
-from .service import ConversationService
-from .tools import hints
+from .toolkit import hints
 
 CONVERSATION_TAG = "conversation"
-MAX_TOOL_CALLS_PER_REPLY = 64
-MAX_TOOL_CALLS_BYTES = 512 * 1024
+MAX_TOOL_CALLS_PER_REPLY = 1000
+MAX_TOOL_CALLS_BYTES = 4 * 1024 * 1024
 
 ConversationId = Annotated[int, Field(gt=0, le=2**63 - 1, description="The conversation's id.")]
 PageCursor = Annotated[str | None, Field(max_length=512, description="`next_cursor` from a previous call.")]

@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastmcp.exceptions import ToolError
 
@@ -17,8 +18,16 @@ class TaskServerError(ToolError):
     code = "internal"
     default_message = "Something went wrong on the task server."
 
-    def __init__(self, message: str | None = None, *, log_level: int = logging.INFO) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        log_level: int = logging.INFO,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         self.message = message or self.default_message
+        # Extra machine-readable facts beside code and message (a conflict's current task).
+        self.details = details or {}
         super().__init__(self.message, log_level=log_level)
 
 
@@ -32,6 +41,25 @@ class NotFound(TaskServerError):
 
     code = "not_found"
     default_message = "Not found."
+
+
+class Conflict(TaskServerError):
+    """The task is not in the state the call expected: a stale `expected_version`, a bulk set that
+    changed since its preview, or an undo that a later change overtook. `details` carries what is in
+    the way (the current task, or the tasks that changed)."""
+
+    code = "conflict"
+    default_message = "The task changed since you last read it. Read it again and retry."
+
+
+class ConfirmationRequired(TaskServerError):
+    """A bulk call's confirmation token is unknown, expired, used, or for another action."""
+
+    code = "confirmation_required"
+    default_message = (
+        "This confirmation token is not valid (expired, already used, or for another action). "
+        "Call again without confirmation_token to get a new preview and ask the user."
+    )
 
 
 class Unauthenticated(TaskServerError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +14,14 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
+    Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -26,6 +31,9 @@ DESCRIPTION_MAX = 2000
 USER_ID_MAX = 255
 CONVERSATION_TITLE_MAX = 200
 MESSAGE_MAX = 32_000
+IDEMPOTENCY_KEY_MAX = 200
+CHANGE_KINDS = ("create", "update", "complete", "reopen", "delete", "restore", "undo")
+BULK_ACTIONS = ("complete", "delete")
 
 # Stable constraint names, so a migration can refer to a constraint by name on every database.
 NAMING_CONVENTION = {
@@ -49,14 +57,102 @@ class Task(Base):
     title: Mapped[str] = mapped_column(String(TITLE_MAX))
     description: Mapped[str | None] = mapped_column(String(DESCRIPTION_MAX))
     completed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Every change adds one, so a client can say which state it saw (`expected_version`).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Set while the task is in the trash; purged TRASH_RETENTION_DAYS later.
+    trashed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
-        # The hot path: one user's tasks, filtered by status, paged by id.
-        Index("ix_tasks_user_completed_id", "user_id", "completed", "id"),
-        Index("ix_tasks_user_id_id", "user_id", "id"),
+        # The hot path: one user's tasks on the list (not in the trash), filtered by status, paged by id.
+        Index(
+            "ix_tasks_user_completed_id",
+            "user_id",
+            "completed",
+            "id",
+            postgresql_where=text("trashed_at IS NULL"),
+        ),
+        Index("ix_tasks_user_id_id", "user_id", "id", postgresql_where=text("trashed_at IS NULL")),
+        # The trash: one user's trashed tasks, and the purge's scan for the oldest.
+        Index("ix_tasks_user_trash_id", "user_id", "id", postgresql_where=text("trashed_at IS NOT NULL")),
+        Index("ix_tasks_trashed_at", "trashed_at", postgresql_where=text("trashed_at IS NOT NULL")),
+    )
+
+
+class TaskChange(Base):
+    """The activity log: one row per change to one task, written in the same statement or transaction as
+    the change. `before`/`after` hold only the fields the change touched (title, description, completed,
+    trashed); a create has no `before`. Rows outlive a purged task (there is no foreign key), so the log
+    still tells what happened to it."""
+
+    __tablename__ = "task_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX))
+    task_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    # The task's title after the change, so the log reads well after later renames or a purge.
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Shared by every row of one bulk call (and of the undo of one), so the set is undone as one.
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # For an undo: the change it reverted. On a reverted change: the undo that reverted it.
+    reverts: Mapped[int | None] = mapped_column(BigInteger)
+    undone_by: Mapped[int | None] = mapped_column(BigInteger)
+    client: Mapped[str] = mapped_column(String(200), server_default="")
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{kind}'" for kind in CHANGE_KINDS) + ")", name="kind"),
+        # A user's recent changes (newest first), and one task's history.
+        Index("ix_task_changes_user_id_id", "user_id", "id"),
+        Index("ix_task_changes_user_task_id", "user_id", "task_id", "id"),
+        Index("ix_task_changes_batch_id", "batch_id", postgresql_where=text("batch_id IS NOT NULL")),
+        Index("ix_task_changes_created_at", "created_at"),
+    )
+
+
+class IdempotencyKey(Base):
+    """The first result of a write made with an `idempotency_key`, replayed for 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX))
+    key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX))
+    tool: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the tool's other arguments: the same key with other arguments is a client bug.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+
+class BulkConfirmation(Base):
+    """A bulk call's preview: the exact set (task id -> version) a confirmation token stands for.
+    Only the token's SHA-256 is stored, so a database reader cannot confirm anything."""
+
+    __tablename__ = "bulk_confirmations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX))
+    action: Mapped[str] = mapped_column(String(16))
+    tasks: Mapped[dict[str, int]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "action IN (" + ", ".join(f"'{action}'" for action in BULK_ACTIONS) + ")", name="action"
+        ),
+        Index("ix_bulk_confirmations_expires_at", "expires_at"),
     )
 
 

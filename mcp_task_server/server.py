@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,30 +26,34 @@ from shared.identity import build_key_source, build_verifier
 from shared.request_id import RequestIdMiddleware
 from shared.schemas import ERROR_META_KEY
 
+from .activity.tools import register_activity_tools
 from .auth import build_auth_provider
 from .context import STATE_KEY, AppState
 from .conversation_tools import register_conversation_tools
 from .db import create_autocommit_sessionmaker, create_engine, create_sessionmaker, ping
 from .errors import TaskServerError
+from .purge import purge_forever
 from .settings import TaskServerSettings
-from .tools import register_task_tools
+from .tasks.tools import register_task_tools
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "todo-tasks"
 INSTRUCTIONS = (
     "Manage the signed-in user's to-do list: add, list, complete, update and delete tasks. "
-    "Find a task's id with list_tasks before acting on it by title."
+    "Find a task's id with list_tasks before acting on it by title. Deleted tasks go to the trash and "
+    "every change can be undone (undo, restore_task). To complete or delete several tasks, use "
+    "complete_tasks / delete_tasks: they return a preview first; confirm only after the user said yes."
 )
 
 
-def error_result(code: str, message: str) -> ToolResult:
+def error_result(code: str, message: str, details: dict[str, Any] | None = None) -> ToolResult:
     """The one shape of a failed tool call: `isError`, the message as text, and the stable code in the
     result's `_meta`. Not in `structuredContent`: clients such as the MCP Inspector validate that against
     the tool's output schema even for errors, and the error would then be hidden behind a schema failure."""
     return ToolResult(
         content=[TextContent(type="text", text=message)],
-        meta={ERROR_META_KEY: {"code": code, "message": message}},
+        meta={ERROR_META_KEY: {"code": code, "message": message, **(details or {})}},
         is_error=True,
     )
 
@@ -73,7 +79,7 @@ class ErrorMiddleware(Middleware):
         try:
             return await call_next(context)
         except TaskServerError as e:
-            return error_result(e.code, e.message)
+            return error_result(e.code, e.message, e.details)
         except ValidationError as e:
             cause = e.__cause__
             if isinstance(cause, PydanticValidationError):
@@ -109,12 +115,24 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
             engine=engine,
             sessions=create_sessionmaker(engine),
             single_statement_sessions=create_autocommit_sessionmaker(engine),
+            trash_retention=timedelta(days=settings.trash_retention_days),
             fixed_user_id=settings.mcp_stdio_user_id if stdio else None,
         )
         runtime.state = state
+        purging = asyncio.create_task(
+            purge_forever(
+                state.sessions,
+                settings.trash_retention_days,
+                settings.activity_retention_days,
+                settings.purge_interval_seconds,
+            )
+        )
         try:
             yield {STATE_KEY: state}
         finally:
+            purging.cancel()
+            with suppress(asyncio.CancelledError):
+                await purging
             runtime.state = None
             await engine.dispose()
             aclose = getattr(runtime.keys, "aclose", None)
@@ -131,7 +149,7 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
         mask_error_details=True,
         on_duplicate="error",
     )
-    tools = register_task_tools(mcp) + register_conversation_tools(mcp)
+    tools = register_task_tools(mcp) + register_activity_tools(mcp) + register_conversation_tools(mcp)
     # MCP 2026-07-28 checks a tools/call's `Mcp-Param-*` headers against the tool's input schema, and
     # without this lookup the SDK finds that schema by running a whole tools/list (every tool's schema,
     # dereferenced) on every call: a third of a call's time. The tools are fixed, so serve it from a dict.

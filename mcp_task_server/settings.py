@@ -40,6 +40,18 @@ class TaskServerSettings(CommonSettings):
         max_length=255,
         description="In stdio mode there is no token: every call acts as this user.",
     )
+    trash_retention_days: float = Field(
+        default=30, gt=0, le=3650, description="Deleted tasks stay restorable this long, then are purged."
+    )
+    activity_retention_days: float = Field(
+        default=90, gt=0, le=3650, description="How long the activity log (and undo) reaches back."
+    )
+    purge_interval_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=86400,
+        description="How often each replica tries the purge (one runs at a time).",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
 

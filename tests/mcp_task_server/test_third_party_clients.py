@@ -33,7 +33,10 @@ from tests.support.node_clients import (
 )
 from tests.support.processes import ROOT, Service, free_port, run_service
 
-TASK_TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+TASK_TOOLS = {
+    *("add_task", "list_tasks", "complete_task", "delete_task", "update_task"),
+    *("restore_task", "complete_tasks", "delete_tasks", "undo", "list_activity"),
+}
 CONVERSATION_TOOLS = {"start_turn", "record_reply", "list_conversations", "get_conversation_messages"}
 STDIO_SERVER = [sys.executable, "-m", "mcp_task_server", "--stdio"]
 

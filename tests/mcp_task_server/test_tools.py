@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -127,14 +128,22 @@ async def test_update_task_with_nothing_to_change_is_an_error(alice: Client[Any]
     assert "Nothing to change" in message
 
 
-async def test_delete_task_removes_the_row(alice: Client[Any], database_url: str) -> None:
+async def test_delete_task_keeps_the_seed_shape_and_moves_the_task_to_the_trash(
+    alice: Client[Any], database_url: str
+) -> None:
     added = await call_ok(alice, "add_task", title="Old meeting")
     out = await call_ok(alice, "delete_task", task_id=added["task_id"])
+    restorable_until = datetime.fromisoformat(out.pop("restorable_until"))
     assert out == {"task_id": added["task_id"], "status": "deleted", "title": "Old meeting"}
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
-    code, _ = await call_error(alice, "delete_task", task_id=added["task_id"])
+        row = conn.execute("SELECT trashed_at FROM tasks WHERE id = %s", (added["task_id"],)).fetchone()
+    assert row is not None
+    assert row[0] is not None
+    assert restorable_until - row[0] == timedelta(days=30)
+    assert (await call_ok(alice, "list_tasks"))["tasks"] == []
+    code, message = await call_error(alice, "delete_task", task_id=added["task_id"])
     assert code == "not_found"
+    assert "trash" in message
 
 
 @pytest.mark.parametrize("tool", ["complete_task", "delete_task", "update_task"])

@@ -1,4 +1,4 @@
-"""All SQL of the task server. Every query is scoped to one user; nothing here commits."""
+"""All SQL about conversations and messages. Every query is scoped to one user; nothing here commits."""
 
 from __future__ import annotations
 
@@ -6,82 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    CTE,
-    Row,
-    String,
-    Text,
-    case,
-    delete,
-    func,
-    insert,
-    literal,
-    select,
-    tuple_,
-    union_all,
-    update,
-)
+from sqlalchemy import CTE, Row, String, Text, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from .models import Conversation, Message, Task
-
-
-class TaskRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, user_id: str, title: str, description: str | None) -> Task:
-        # One round trip: INSERT ... RETURNING brings back the id and the server-side timestamps.
-        stmt = insert(Task).values(user_id=user_id, title=title, description=description).returning(Task)
-        return (await self.session.scalars(stmt)).one()
-
-    async def get(self, user_id: str, task_id: int) -> Task | None:
-        stmt = select(Task).where(Task.id == task_id, Task.user_id == user_id)
-        return (await self.session.scalars(stmt)).one_or_none()
-
-    async def page(
-        self, user_id: str, completed: bool | None, after_id: int | None, limit: int
-    ) -> list[Task]:
-        """Up to `limit` tasks in id order after `after_id` (keyset paging: cost does not grow with depth)."""
-        stmt = select(Task).where(Task.user_id == user_id)
-        if completed is not None:
-            stmt = stmt.where(Task.completed == completed)
-        if after_id is not None:
-            stmt = stmt.where(Task.id > after_id)
-        stmt = stmt.order_by(Task.id).limit(limit)
-        return list((await self.session.scalars(stmt)).all())
-
-    async def update(self, user_id: str, task_id: int, values: dict[str, Any]) -> Task | None:
-        stmt = (
-            update(Task)
-            .where(Task.id == task_id, Task.user_id == user_id)
-            .values(**values, updated_at=func.now())
-            .returning(Task)
-        )
-        return (
-            await self.session.scalars(stmt, execution_options={"synchronize_session": False})
-        ).one_or_none()
-
-    async def complete(self, user_id: str, task_id: int) -> Task | None:
-        """Mark done. Completing a completed task changes nothing, not even `updated_at` (idempotent)."""
-        stmt = (
-            update(Task)
-            .where(Task.id == task_id, Task.user_id == user_id)
-            .values(completed=True, updated_at=case((Task.completed, Task.updated_at), else_=func.now()))
-            .returning(Task)
-        )
-        return (
-            await self.session.scalars(stmt, execution_options={"synchronize_session": False})
-        ).one_or_none()
-
-    async def delete(self, user_id: str, task_id: int) -> Task | None:
-        stmt = delete(Task).where(Task.id == task_id, Task.user_id == user_id).returning(Task)
-        return (
-            await self.session.scalars(stmt, execution_options={"synchronize_session": False})
-        ).one_or_none()
+from ..models import Conversation, Message
 
 
 class ConversationRepository:

@@ -1,8 +1,6 @@
-"""The rules of tasks and conversations. Services flush through repositories; the caller commits."""
+"""The rules of conversations. The service flushes through the repository; the caller commits."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from shared.schemas import (
     ConversationOut,
@@ -10,98 +8,14 @@ from shared.schemas import (
     MessageOut,
     MessagePage,
     ReplyRecorded,
-    TaskCompleted,
-    TaskCreated,
-    TaskDeleted,
-    TaskOut,
-    TaskPage,
-    TaskStatusFilter,
-    TaskUpdated,
     ToolCallRecord,
     TurnStarted,
 )
 
-from . import cursors
-from .errors import InvalidArgument, NotFound
-from .models import CONVERSATION_TITLE_MAX, Task
-from .repository import ConversationRepository, TaskRepository
-
-_COMPLETED_FILTER: dict[str, bool | None] = {"all": None, "pending": False, "completed": True}
-
-
-def _task_not_found(task_id: int) -> NotFound:
-    return NotFound(f"Task {task_id} was not found. Call list_tasks to see the user's tasks and their ids.")
-
-
-def _clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
-    if not cleaned:
-        raise InvalidArgument("title must not be blank.")
-    return cleaned
-
-
-def _clean_description(description: str | None) -> str | None:
-    if description is None:
-        return None
-    cleaned = description.strip()
-    return cleaned or None
-
-
-class TaskService:
-    def __init__(self, repo: TaskRepository, user_id: str) -> None:
-        self.repo = repo
-        self.user_id = user_id
-
-    async def add(self, title: str, description: str | None) -> TaskCreated:
-        task = await self.repo.add(self.user_id, _clean_title(title), _clean_description(description))
-        return TaskCreated(task_id=task.id, title=task.title, task=TaskOut.model_validate(task))
-
-    async def list(self, status: TaskStatusFilter, limit: int, cursor: str | None) -> TaskPage:
-        after_id = None
-        if cursor is not None:
-            payload = cursors.decode(cursor, "tasks")
-            if cursors.str_field(payload, "s") != status:
-                raise InvalidArgument(
-                    "The cursor belongs to a different status filter; call without `cursor`."
-                )
-            after_id = cursors.int_field(payload, "after")
-        # One extra row tells whether another page exists without a COUNT.
-        rows = await self.repo.page(self.user_id, _COMPLETED_FILTER[status], after_id, limit + 1)
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = cursors.encode({"k": "tasks", "s": status, "after": rows[-1].id})
-        return TaskPage(tasks=[TaskOut.model_validate(t) for t in rows], next_cursor=next_cursor)
-
-    async def complete(self, task_id: int) -> TaskCompleted:
-        task = await self.repo.complete(self.user_id, task_id)
-        if task is None:
-            raise _task_not_found(task_id)
-        return TaskCompleted(task_id=task.id, title=task.title, task=TaskOut.model_validate(task))
-
-    async def delete(self, task_id: int) -> TaskDeleted:
-        task = await self.repo.delete(self.user_id, task_id)
-        if task is None:
-            raise _task_not_found(task_id)
-        return TaskDeleted(task_id=task.id, title=task.title)
-
-    async def update(
-        self, task_id: int, title: str | None, description: str | None, completed: bool | None
-    ) -> TaskUpdated:
-        values: dict[str, Any] = {}
-        if title is not None:
-            values["title"] = _clean_title(title)
-        if description is not None:
-            # An empty description clears it.
-            values["description"] = _clean_description(description)
-        if completed is not None:
-            values["completed"] = completed
-        if not values:
-            raise InvalidArgument("Nothing to change: give a new title, description or completed state.")
-        task: Task | None = await self.repo.update(self.user_id, task_id, values)
-        if task is None:
-            raise _task_not_found(task_id)
-        return TaskUpdated(task_id=task.id, title=task.title, task=TaskOut.model_validate(task))
+from .. import cursors
+from ..errors import InvalidArgument, NotFound
+from ..models import CONVERSATION_TITLE_MAX
+from .repository import ConversationRepository
 
 
 def _conversation_not_found(conversation_id: int) -> NotFound:

@@ -1,0 +1,1 @@
+"""The activity log of task changes, and undo."""

@@ -1,0 +1,1 @@
+"""Conversations: the chat gateway's turns and messages, stored for it."""

@@ -1,0 +1,251 @@
+"""The task tools an agent uses. Their docstrings and field descriptions are written for a model.
+
+None takes a user id: every call acts on the verified caller's own tasks, and another user's task
+answers exactly like a missing one. A single-task change and its activity record are one SQL statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastmcp import Context, FastMCP
+from fastmcp.tools import FunctionTool, Tool
+from mcp_types import ToolAnnotations
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.schemas import (
+    BulkResult,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskListFilter,
+    TaskPage,
+    TaskRestored,
+    TaskStatusFilter,
+    TaskUpdated,
+)
+
+from ..context import Origin, app_state, read_only
+from ..models import DESCRIPTION_MAX, TITLE_MAX
+from ..toolkit import ExpectedVersion, IdempotencyKey, TaskId, hints, write
+from .bulk import BULK_LIMIT, BulkService
+from .repository import ConfirmationRepository, TaskRepository
+from .service import TaskService
+
+TASK_TAG = "tasks"
+
+Title = Annotated[
+    str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title, 1-200 characters.")
+]
+Description = Annotated[
+    str, Field(max_length=DESCRIPTION_MAX, description="Optional details, up to 2000 characters.")
+]
+BulkIds = Annotated[
+    list[Annotated[int, Field(gt=0, le=2**63 - 1)]] | None,
+    Field(
+        min_length=1,
+        max_length=BULK_LIMIT,
+        description=f"The tasks to act on, by id (1-{BULK_LIMIT}). Or give `status` instead.",
+    ),
+]
+BulkStatus = Annotated[
+    TaskStatusFilter | None,
+    Field(description='Act on every task on the list with this status: "all", "pending" or "completed".'),
+]
+ConfirmationToken = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The token a preview returned. Send it only after the user saw the preview and said "
+        "yes; then pass only this (no task_ids or status).",
+    ),
+]
+
+
+def _service(ctx: Context, session: AsyncSession, user_id: str, origin: Origin) -> TaskService:
+    return TaskService(TaskRepository(session), user_id, origin, app_state(ctx).trash_retention)
+
+
+async def add_task(
+    ctx: Context, title: Title, description: Description | None = None, idempotency_key: IdempotencyKey = None
+) -> TaskCreated:
+    """Create a new task for the user, e.g. "buy milk" or "call mom tomorrow".
+
+    Use the user's own words for the title; put extra detail in `description`.
+    Returns the new task's id, which later calls use to refer to it.
+    """
+    return await write(
+        ctx, "add_task", idempotency_key, {"title": title, "description": description}, TaskCreated,
+        lambda session, user_id, origin: _service(ctx, session, user_id, origin).add(title, description),
+    )  # fmt: skip
+
+
+async def list_tasks(
+    ctx: Context,
+    status: Annotated[
+        TaskListFilter,
+        Field(
+            description='"pending" for tasks not yet done, "completed" for done ones, "all" for both; '
+            '"trashed" for deleted tasks still in the trash (restore_task brings one back).'
+        ),
+    ] = "all",
+    limit: Annotated[int, Field(ge=1, le=100, description="Most tasks to return in this page.")] = 50,
+    cursor: Annotated[
+        str | None,
+        Field(max_length=512, description="`next_cursor` from a previous call, to get the next page."),
+    ] = None,
+) -> TaskPage:
+    """List the user's tasks, oldest first, with their ids, titles, versions and whether they are done.
+
+    Call this to answer "what's on my list?" and to find a task's id from its title before acting on it.
+    Deleted tasks are not shown unless status is "trashed". When `next_cursor` is not null there are
+    more tasks: call again with it as `cursor`.
+    """
+    return await read_only(
+        ctx,
+        lambda user_id, session: TaskService(
+            TaskRepository(session), user_id, Origin(""), app_state(ctx).trash_retention
+        ).list(status, limit, cursor),
+    )
+
+
+async def complete_task(
+    ctx: Context,
+    task_id: TaskId,
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskCompleted:
+    """Mark one of the user's tasks as completed (done). Completing a completed task is harmless.
+
+    To complete several tasks at once use complete_tasks, which asks the user to confirm first."""
+    return await write(
+        ctx, "complete_task", idempotency_key, {"task_id": task_id, "expected_version": expected_version},
+        TaskCompleted,
+        lambda s, u, o: _service(ctx, s, u, o).complete(task_id, expected_version),
+    )  # fmt: skip
+
+
+async def delete_task(
+    ctx: Context,
+    task_id: TaskId,
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskDeleted:
+    """Delete one of the user's tasks: it moves to the trash, where restore_task or undo can bring it
+    back for 30 days. Only do this when the user asked to remove that task.
+
+    To delete several tasks use delete_tasks, which asks the user to confirm first."""
+    return await write(
+        ctx, "delete_task", idempotency_key, {"task_id": task_id, "expected_version": expected_version},
+        TaskDeleted,
+        lambda s, u, o: _service(ctx, s, u, o).delete(task_id, expected_version),
+    )  # fmt: skip
+
+
+async def update_task(
+    ctx: Context,
+    task_id: TaskId,
+    title: Title | None = None,
+    description: Annotated[
+        str | None,
+        Field(max_length=DESCRIPTION_MAX, description='New details, up to 2000 characters; "" clears them.'),
+    ] = None,
+    completed: Annotated[
+        bool | None, Field(description="false reopens a completed task; true marks it done.")
+    ] = None,
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskUpdated:
+    """Change a task's title, description or completed state. Give only what should change."""
+    arguments = {
+        "task_id": task_id, "title": title, "description": description, "completed": completed,
+        "expected_version": expected_version,
+    }  # fmt: skip
+    return await write(
+        ctx, "update_task", idempotency_key, arguments, TaskUpdated,
+        lambda s, u, o: _service(ctx, s, u, o).update(
+            task_id, title, description, completed, expected_version
+        ),
+    )  # fmt: skip
+
+
+async def restore_task(ctx: Context, task_id: TaskId, idempotency_key: IdempotencyKey = None) -> TaskRestored:
+    """Bring a deleted task back from the trash to the list, as it was. list_tasks with status
+    "trashed" shows what is in the trash."""
+    return await write(
+        ctx, "restore_task", idempotency_key, {"task_id": task_id}, TaskRestored,
+        lambda s, u, o: _service(ctx, s, u, o).restore(task_id),
+    )  # fmt: skip
+
+
+async def _bulk(
+    ctx: Context,
+    action: str,
+    task_ids: list[int] | None,
+    status: TaskStatusFilter | None,
+    confirmation_token: str | None,
+    idempotency_key: str | None,
+) -> BulkResult:
+    arguments = {"task_ids": task_ids, "status": status, "confirmation_token": confirmation_token}
+    return await write(
+        ctx, f"{action}_tasks", idempotency_key, arguments, BulkResult,
+        lambda s, u, o: BulkService(TaskRepository(s), ConfirmationRepository(s), u, o).run(
+            action, task_ids, status, confirmation_token  # type: ignore[arg-type]
+        ),
+        atomic=True,
+    )  # fmt: skip
+
+
+async def complete_tasks(
+    ctx: Context,
+    task_ids: BulkIds = None,
+    status: BulkStatus = None,
+    confirmation_token: ConfirmationToken = None,
+    idempotency_key: IdempotencyKey = None,
+) -> BulkResult:
+    """Mark several tasks as done, in two steps; nothing changes on the first call.
+
+    1. Call with `task_ids`, or with `status` ("all" = everything on the list): you get a preview (the
+       count and the tasks) and a `confirmation_token`. Show the user the preview and ask them to confirm.
+    2. Only after the user says yes, call again with just `confirmation_token` (valid 10 minutes). All the
+       tasks are completed together, or none if any changed since the preview (`conflict`: preview again).
+    `undo` then reopens the whole set in one step."""
+    return await _bulk(ctx, "complete", task_ids, status, confirmation_token, idempotency_key)
+
+
+async def delete_tasks(
+    ctx: Context,
+    task_ids: BulkIds = None,
+    status: BulkStatus = None,
+    confirmation_token: ConfirmationToken = None,
+    idempotency_key: IdempotencyKey = None,
+) -> BulkResult:
+    """Move several tasks to the trash, in two steps; nothing changes on the first call.
+
+    1. Call with `task_ids`, or with `status` ("all" = everything on the list, "completed" = the done
+       ones): you get a preview (the count and the tasks) and a `confirmation_token`. Show the user the
+       preview and ask them to confirm.
+    2. Only after the user says yes, call again with just `confirmation_token` (valid 10 minutes). All the
+       tasks go to the trash together, or none if any changed since the preview (`conflict`).
+    `undo` then brings the whole set back in one step."""
+    return await _bulk(ctx, "delete", task_ids, status, confirmation_token, idempotency_key)
+
+
+def register_task_tools(mcp: FastMCP) -> list[Tool]:
+    specs: list[tuple[Callable[..., Any], ToolAnnotations]] = [
+        (add_task, hints("Add task")),
+        (list_tasks, hints("List tasks", read_only=True, idempotent=True)),
+        (complete_task, hints("Complete task", idempotent=True)),
+        (delete_task, hints("Delete task", destructive=True, idempotent=True)),
+        (update_task, hints("Update task", destructive=True, idempotent=True)),
+        (restore_task, hints("Restore task", idempotent=True)),
+        (complete_tasks, hints("Complete several tasks", destructive=True)),
+        (delete_tasks, hints("Delete several tasks", destructive=True)),
+    ]
+    return [
+        mcp.add_tool(FunctionTool.from_function(fn, tags={TASK_TAG}, annotations=annotations))
+        for fn, annotations in specs
+    ]

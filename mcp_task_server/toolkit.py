@@ -1,0 +1,74 @@
+"""What every tool module shares: annotations, argument types, and the unit of work for a write."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+from fastmcp import Context
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import idempotency
+from .context import Origin, call_origin, user_session
+from .models import IDEMPOTENCY_KEY_MAX
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+Work = Callable[[AsyncSession, str, Origin], Awaitable[ResultT]]
+
+TaskId = Annotated[int, Field(gt=0, le=2**63 - 1, description="The task's id, as shown by list_tasks.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Optional. A retry with the same key and arguments within 24 hours returns the first "
+        "result and changes nothing.",
+    ),
+]
+ExpectedVersion = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=2**31 - 1,
+        description="Optional. The task's `version` you last saw; if it changed since, nothing is changed "
+        "and the call fails with `conflict` showing the current task.",
+    ),
+]
+
+
+def hints(
+    title: str, *, read_only: bool = False, destructive: bool = False, idempotent: bool = False
+) -> ToolAnnotations:
+    """MCP annotations; none of these tools reaches outside the task store (open_world_hint=False)."""
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=False,
+    )
+
+
+async def write(
+    ctx: Context,
+    tool: str,
+    key: str | None,
+    arguments: Mapping[str, Any],
+    result_type: type[ResultT],
+    work: Work[ResultT],
+    *,
+    atomic: bool = False,
+) -> ResultT:
+    """Run one write as the caller. Without a key, `atomic=False` work is one statement (autocommit);
+    with a key, the claim, the write and its stored result are one transaction."""
+    origin = call_origin(ctx)
+    if key is None:
+        async with user_session(ctx, atomic=atomic) as (user_id, session):
+            return await work(session, user_id, origin)
+    async with user_session(ctx, atomic=True) as (user_id, session):
+        return await idempotency.once(
+            session, user_id, key, tool, arguments, result_type, lambda: work(session, user_id, origin)
+        )
