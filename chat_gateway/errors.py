@@ -41,6 +41,18 @@ class InvalidRequest(GatewayError):
     default_message = "The request is not valid."
 
 
+class Conflict(GatewayError):
+    status_code = 409
+    code = "conflict"
+    default_message = "The data changed in the meantime. Read it again and retry."
+
+
+class ConfirmationRequired(GatewayError):
+    status_code = 409
+    code = "confirmation_required"
+    default_message = "This change needs the user's confirmation first."
+
+
 class TurnLimitExceeded(GatewayError):
     status_code = 422
     code = "turn_limit_exceeded"

@@ -4,21 +4,25 @@ The task server runs streamable HTTP in stateless JSON mode, so every MCP reques
 carries its own bearer token: no session to set up per turn (the Agents SDK's `MCPServerStreamableHttp`
 costs ~30 ms to connect and list tools, and one session serialises its calls), no session shared between
 users (so no cross-user cancellation), and one pooled keep-alive connection set for the whole process.
-`TaskTools` adapts this to the Agents SDK's `MCPServer` interface, one cheap instance per turn, bound to
-the caller's token.
+`agent_tools.TaskTools` adapts this to the Agents SDK's `MCPServer` interface for one turn.
+
+A request that fails in transport (connection refused or reset, timeout, a proxy's 502/503/504) is
+retried once, and only when repeating it is harmless: a read-only tool, or a write carrying an
+`idempotency_key` (the task server then answers the repeat with the first result).
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import aiohttp
 import mcp_types
-from agents.mcp import MCPServer
 from mcp import Tool as MCPTool
 from mcp.shared.inbound import (
     MCP_METHOD_HEADER,
@@ -26,7 +30,7 @@ from mcp.shared.inbound import (
     MCP_PROTOCOL_VERSION_HEADER,
     encode_header_value,
 )
-from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult
+from mcp.types import CallToolResult
 from pydantic import BaseModel, ValidationError
 
 from shared.schemas import (
@@ -39,6 +43,8 @@ from shared.schemas import (
 )
 
 from .errors import (
+    ConfirmationRequired,
+    Conflict,
     DependencyTimeout,
     DependencyUnavailable,
     GatewayError,
@@ -51,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 TASK_TOOLS_TAG = "tasks"
 TOOLS_CACHE_SECONDS = 300.0
+IDEMPOTENCY_KEY = "idempotency_key"
+# A proxy's answers that mean the request may not have reached the task server, or its answer was lost.
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
 _ERROR_CODES: dict[str, type[GatewayError]] = {
@@ -58,7 +67,40 @@ _ERROR_CODES: dict[str, type[GatewayError]] = {
     "invalid_argument": InvalidRequest,
     "unavailable": DependencyUnavailable,
     "unauthenticated": Unauthenticated,
+    "conflict": Conflict,
+    "confirmation_required": ConfirmationRequired,
 }
+
+
+class ToolCatalog:
+    """The agent-facing task tools and what the gateway needs to know about each: whether it takes an
+    `idempotency_key` (then the gateway supplies one) and whether it only reads (then a retry is safe).
+    `for_model` is what the model sees: the same tools without `idempotency_key`, which the model must
+    neither see nor fabricate."""
+
+    def __init__(self, tools: Sequence[MCPTool]) -> None:
+        self.tools = list(tools)
+        self._keyed = {tool.name for tool in tools if IDEMPOTENCY_KEY in _properties(tool)}
+        self._read_only = {
+            tool.name for tool in tools if tool.annotations is not None and tool.annotations.read_only_hint
+        }
+        self.for_model = [
+            _without_idempotency_key(tool) if tool.name in self._keyed else tool for tool in tools
+        ]
+
+    def takes_idempotency_key(self, name: str) -> bool:
+        return name in self._keyed
+
+    def read_only(self, name: str) -> bool:
+        return name in self._read_only
+
+
+class _TransportFailure(Exception):
+    """A request whose outcome is unknown: it may or may not have reached the task server."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class TaskServerClient:
@@ -70,8 +112,8 @@ class TaskServerClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._http: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
-        self._tools: list[MCPTool] | None = None
-        self._tools_fetched_at = 0.0
+        self._catalog: ToolCatalog | None = None
+        self._catalog_fetched_at = 0.0
 
     def _session(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop, as aiohttp requires.
@@ -87,7 +129,14 @@ class TaskServerClient:
             await self._http.close()
 
     async def _rpc(
-        self, method: str, params: dict[str, Any], token: str, request_id: str | None
+        self,
+        method: str,
+        params: dict[str, Any],
+        token: str,
+        request_id: str | None,
+        *,
+        meta: dict[str, Any] | None = None,
+        retry: bool = False,
     ) -> dict[str, Any]:
         # MCP 2026-07-28 is stateless by design: each request carries its protocol version and client
         # capabilities in `params._meta`, mirrored (with the method and tool name) in headers that the
@@ -104,6 +153,7 @@ class TaskServerClient:
         if request_id:
             headers["X-Request-ID"] = request_id
         envelope = {
+            **(meta or {}),
             mcp_types.PROTOCOL_VERSION_META_KEY: version,
             mcp_types.CLIENT_CAPABILITIES_META_KEY: {},
             mcp_types.CLIENT_INFO_META_KEY: {"name": "chat_gateway", "version": "0.1.0"},
@@ -115,20 +165,15 @@ class TaskServerClient:
             "params": {**params, "_meta": envelope},
         }
         try:
-            async with self._session().post(self.url, json=body, headers=headers) as response:
-                status = response.status
-                raw = await response.read()
-        except TimeoutError as e:
-            logger.warning("task server timed out on %s", method)
-            raise DependencyTimeout() from e
-        except (aiohttp.ClientError, OSError) as e:
-            logger.warning("task server unreachable on %s: %s", method, type(e).__name__)
-            raise DependencyUnavailable() from e
-        if status == 401:
-            raise Unauthenticated("The task service did not accept the token (check its audience).")
-        if status != 200:
-            logger.warning("task server answered %s to %s", status, method)
-            raise DependencyUnavailable()
+            raw = await self._post(method, body, headers)
+        except _TransportFailure as failure:
+            if not retry:
+                raise failure.error from failure
+            logger.info("retrying %s once after a transport failure", method)
+            try:
+                raw = await self._post(method, body, headers)
+            except _TransportFailure as again:
+                raise again.error from again
         try:
             payload = json.loads(raw)
         except ValueError as e:
@@ -139,23 +184,61 @@ class TaskServerClient:
         result: dict[str, Any] = payload["result"]
         return result
 
+    async def _post(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+        try:
+            async with self._session().post(self.url, json=body, headers=headers) as response:
+                status = response.status
+                raw = await response.read()
+        except TimeoutError as e:
+            logger.warning("task server timed out on %s", method)
+            raise _TransportFailure(DependencyTimeout()) from e
+        except (aiohttp.ClientError, OSError) as e:
+            logger.warning("task server unreachable on %s: %s", method, type(e).__name__)
+            raise _TransportFailure(DependencyUnavailable()) from e
+        if status == 401:
+            raise Unauthenticated("The task service did not accept the token (check its audience).")
+        if status in TRANSIENT_STATUSES:
+            logger.warning("task server answered %s to %s", status, method)
+            raise _TransportFailure(DependencyTimeout() if status == 504 else DependencyUnavailable())
+        if status != 200:
+            logger.warning("task server answered %s to %s", status, method)
+            raise DependencyUnavailable()
+        return raw
+
     async def call_tool(
-        self, token: str, name: str, arguments: dict[str, Any] | None, request_id: str | None = None
+        self,
+        token: str,
+        name: str,
+        arguments: dict[str, Any] | None,
+        request_id: str | None = None,
+        *,
+        meta: dict[str, Any] | None = None,
+        retry: bool = False,
     ) -> CallToolResult:
+        """`retry=True` only when a repeat is harmless (a read, or a write with an idempotency key)."""
         result = await self._rpc(
-            "tools/call", {"name": name, "arguments": arguments or {}}, token, request_id
+            "tools/call",
+            {"name": name, "arguments": arguments or {}},
+            token,
+            request_id,
+            meta=meta,
+            retry=retry,
         )
         return CallToolResult.model_validate(result)
 
-    async def task_tools(self, token: str, request_id: str | None = None) -> list[MCPTool]:
+    async def catalog(self, token: str, request_id: str | None = None) -> ToolCatalog:
         """The agent-facing tools (tag `tasks`). The same for every user, so cached per process."""
         now = time.monotonic()
-        if self._tools is None or now - self._tools_fetched_at > TOOLS_CACHE_SECONDS:
-            result = await self._rpc("tools/list", {}, token, request_id)
+        if self._catalog is None or now - self._catalog_fetched_at > TOOLS_CACHE_SECONDS:
+            result = await self._rpc("tools/list", {}, token, request_id, retry=True)
             tools = [MCPTool.model_validate(tool) for tool in result.get("tools", [])]
-            self._tools = [tool for tool in tools if TASK_TOOLS_TAG in _tags(tool)]
-            self._tools_fetched_at = now
-        return self._tools
+            self._catalog = ToolCatalog([tool for tool in tools if TASK_TOOLS_TAG in _tags(tool)])
+            self._catalog_fetched_at = now
+        return self._catalog
+
+    async def task_tools(self, token: str, request_id: str | None = None) -> list[MCPTool]:
+        """The agent-facing tools exactly as the task server lists them."""
+        return (await self.catalog(token, request_id)).tools
 
     async def _typed_call(
         self,
@@ -164,8 +247,10 @@ class TaskServerClient:
         arguments: dict[str, Any],
         result_type: type[ResultT],
         request_id: str | None,
+        *,
+        retry: bool = False,
     ) -> ResultT:
-        result = await self.call_tool(token, name, arguments, request_id)
+        result = await self.call_tool(token, name, arguments, request_id, retry=retry)
         structured = result.structured_content or {}
         if result.is_error:
             error = (result.meta or {}).get(ERROR_META_KEY) or {}
@@ -211,7 +296,9 @@ class TaskServerClient:
         arguments: dict[str, Any] = {"limit": limit}
         if cursor:
             arguments["cursor"] = cursor
-        return await self._typed_call(token, "list_conversations", arguments, ConversationPage, request_id)
+        return await self._typed_call(
+            token, "list_conversations", arguments, ConversationPage, request_id, retry=True
+        )
 
     async def conversation_messages(
         self, token: str, conversation_id: int, limit: int, cursor: str | None, request_id: str | None = None
@@ -219,7 +306,9 @@ class TaskServerClient:
         arguments: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
         if cursor:
             arguments["cursor"] = cursor
-        return await self._typed_call(token, "get_conversation_messages", arguments, MessagePage, request_id)
+        return await self._typed_call(
+            token, "get_conversation_messages", arguments, MessagePage, request_id, retry=True
+        )
 
     async def ready(self) -> bool:
         """The task server's own readiness probe (its database answers)."""
@@ -242,36 +331,14 @@ def _tags(tool: MCPTool) -> list[str]:
     return [str(tag) for tag in tags]
 
 
-class TaskTools(MCPServer):
-    """The task tools as the agent sees them, acting as one user for one turn."""
+def _properties(tool: MCPTool) -> dict[str, Any]:
+    properties = (tool.input_schema or {}).get("properties")
+    return properties if isinstance(properties, dict) else {}
 
-    def __init__(self, client: TaskServerClient, token: str, request_id: str | None = None) -> None:
-        # Structured content is the tool's typed result; the text content duplicates it.
-        super().__init__(use_structured_content=True)
-        self._client = client
-        self._token = token
-        self._request_id = request_id
 
-    @property
-    def name(self) -> str:
-        return "tasks"
-
-    async def connect(self) -> None:
-        """Nothing to open: every call is a self-contained HTTP request on the shared pool."""
-
-    async def cleanup(self) -> None:
-        """Nothing to close."""
-
-    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
-        return await self._client.task_tools(self._token, self._request_id)
-
-    async def call_tool(
-        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
-    ) -> CallToolResult:
-        return await self._client.call_tool(self._token, tool_name, arguments, self._request_id)
-
-    async def list_prompts(self) -> ListPromptsResult:
-        return ListPromptsResult(prompts=[])
-
-    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> GetPromptResult:
-        raise NotImplementedError("the task server has no prompts")
+def _without_idempotency_key(tool: MCPTool) -> MCPTool:
+    schema = copy.deepcopy(tool.input_schema)
+    schema.get("properties", {}).pop(IDEMPOTENCY_KEY, None)
+    if isinstance(schema.get("required"), list):
+        schema["required"] = [name for name in schema["required"] if name != IDEMPOTENCY_KEY]
+    return tool.model_copy(update={"input_schema": schema})

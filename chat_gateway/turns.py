@@ -9,26 +9,34 @@ If step 2 fails, step 3 never happens: no half-written reply is stored.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 from agents import Agent, MaxTurnsExceeded, Model, RunConfig, Runner
-from agents.items import RunItem, ToolCallItem, ToolCallOutputItem
-from agents.mcp.util import MCPToolCustomDataContext
+from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 
 from shared.auth import Principal
 from shared.schemas import ToolCallRecord
 
+from .agent_tools import TaskTools, Turn
 from .errors import DependencyTimeout, GatewayError, ModelUnavailable, TurnLimitExceeded
 from .history import history_to_input
 from .metrics import CHAT_TURNS, TOOL_CALLS
 from .settings import GatewaySettings
-from .task_server import TaskServerClient, TaskTools
+from .task_server import TaskServerClient
+from .tool_records import (
+    call_fields,
+    collect_tool_calls,
+    fit_for_record,
+    fit_reply,
+    output_fields,
+    tool_outcome,
+)
+from .turn_guard import TurnGuard, offered_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -48,71 +56,18 @@ class TurnOutcome:
 
 
 @dataclass(frozen=True)
+class StartedTurn:
+    turn: Turn
+    tokens: frozenset[str]
+    items: list[Any]
+
+
+@dataclass(frozen=True)
 class TurnEvent:
     """One Server-Sent Event of a streamed turn."""
 
     event: str
     data: Mapping[str, Any]
-
-
-def _tool_outcome(context: MCPToolCustomDataContext) -> dict[str, Any]:
-    """Keep the MCP result's error flag and structured payload beside the item the SDK emits, so the
-    turn can report exactly what each tool returned."""
-    return {"is_error": bool(context.is_error), "structured": _plain(context.structured_content)}
-
-
-def _plain(value: Any) -> Any:
-    """The SDK hands results over as read-only mapping proxies; custom data must be plain JSON."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def collect_tool_calls(items: Sequence[RunItem]) -> list[ToolCallRecord]:
-    calls: dict[str, ToolCallRecord] = {}
-    for item in items:
-        if isinstance(item, ToolCallItem):
-            call_id, name, arguments = _call_fields(item)
-            calls[call_id] = ToolCallRecord(name=name, arguments=arguments)
-        elif isinstance(item, ToolCallOutputItem) and item.call_id in calls:
-            record = calls[item.call_id]
-            record.result, record.is_error = _output_fields(item)
-    return list(calls.values())
-
-
-def _call_fields(item: ToolCallItem) -> tuple[str, str, dict[str, Any]]:
-    raw = item.raw_item
-    get = raw.get if isinstance(raw, dict) else lambda key, default=None: getattr(raw, key, default)
-    call_id = str(get("call_id", "") or get("id", ""))
-    try:
-        arguments = json.loads(get("arguments", "") or "{}")
-    except ValueError:
-        arguments = {"_unparsed": str(get("arguments", ""))}
-    return (
-        call_id,
-        str(get("name", "tool")),
-        arguments if isinstance(arguments, dict) else {"value": arguments},
-    )
-
-
-def _output_fields(item: ToolCallOutputItem) -> tuple[Any, bool]:
-    data = item.custom_data or {}
-    if "is_error" not in data:
-        # No MCP result reached the SDK (the call itself failed): the output is the SDK's error text.
-        return _output_text(item.output), True
-    if not data["is_error"] and data.get("structured") is not None:
-        return dict(data["structured"]), False
-    return _output_text(item.output), bool(data["is_error"])
-
-
-def _output_text(output: Any) -> str:
-    """A failed MCP call reaches the SDK as content parts ({"type": "text", "text": ...}, or a list of
-    them), not as a string: report the text the model saw."""
-    parts = output if isinstance(output, list) else [output]
-    texts = [str(part.get("text", "")) if isinstance(part, Mapping) else str(part) for part in parts]
-    return "\n".join(text for text in texts if text)
 
 
 def _find_gateway_error(error: BaseException) -> GatewayError | None:
@@ -137,36 +92,50 @@ class ChatService:
             workflow_name="todo-chat turn",
         )
 
-    def _agent(self, principal: Principal, request_id: str | None) -> Agent[Any]:
+    def _agent(self, principal: Principal, started: StartedTurn, request_id: str | None) -> Agent[Any]:
         assert principal.token is not None
-        tools = TaskTools(self.tasks, principal.token, request_id)
-        tools.custom_data_extractor = _tool_outcome
+        tools = TaskTools(self.tasks, principal.token, started.turn, TurnGuard(started.tokens), request_id)
+        tools.custom_data_extractor = tool_outcome
         return Agent(name="Todo assistant", instructions=INSTRUCTIONS, model=self.model, mcp_servers=[tools])
 
     async def _begin(
         self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None
-    ) -> tuple[int, list[Any]]:
+    ) -> StartedTurn:
         assert principal.token is not None
+        # At least the previous message, whatever the model is given: a confirmation token counts only
+        # if it was in the tool results of the assistant's message right before this one.
+        limit = self.settings.history_limit
         started = await self.tasks.start_turn(
-            principal.token, message, conversation_id, self.settings.history_limit, request_id
+            principal.token, message, conversation_id, max(limit, 2), request_id
         )
-        return started.conversation_id, list(history_to_input(started.messages))
+        return StartedTurn(
+            Turn(started.conversation_id, started.user_message_id),
+            offered_tokens(started.messages, started.user_message_id),
+            list(history_to_input(started.messages[-limit:])),
+        )
 
     async def _finish(self, principal: Principal, outcome: TurnOutcome, request_id: str | None) -> None:
+        """Store the reply. The tools have run by now, so what is stored is fitted to the task server's
+        limits rather than refused by them."""
         assert principal.token is not None
         await self.tasks.record_reply(
-            principal.token, outcome.conversation_id, outcome.response, outcome.tool_calls, request_id
+            principal.token,
+            outcome.conversation_id,
+            fit_reply(outcome.response),
+            fit_for_record(outcome.tool_calls),
+            request_id,
         )
 
     async def run_turn(
         self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None = None
     ) -> TurnOutcome:
-        conversation_id, items = await self._begin(principal, message, conversation_id, request_id)
-        agent = self._agent(principal, request_id)
+        started = await self._begin(principal, message, conversation_id, request_id)
+        conversation_id = started.turn.conversation_id
+        agent = self._agent(principal, started, request_id)
         try:
             async with asyncio.timeout(self.settings.turn_timeout_seconds):
                 result = await Runner.run(
-                    agent, items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
+                    agent, started.items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
                 )
         except Exception as e:
             error = _turn_error(e)
@@ -184,16 +153,17 @@ class ChatService:
     ) -> AsyncIterator[TurnEvent]:
         """The same turn as a sequence of events. Errors before the first event raise (so the HTTP layer
         can answer with a status); errors after it arrive as an `error` event and store no reply."""
-        conversation_id, items = await self._begin(principal, message, conversation_id, request_id)
-        return self._stream(principal, conversation_id, items, request_id)
+        started = await self._begin(principal, message, conversation_id, request_id)
+        return self._stream(principal, started, request_id)
 
     async def _stream(
-        self, principal: Principal, conversation_id: int, items: list[Any], request_id: str | None
+        self, principal: Principal, started: StartedTurn, request_id: str | None
     ) -> AsyncIterator[TurnEvent]:
+        conversation_id = started.turn.conversation_id
         yield TurnEvent("start", {"conversation_id": conversation_id})
-        agent = self._agent(principal, request_id)
+        agent = self._agent(principal, started, request_id)
         run = Runner.run_streamed(
-            agent, items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
+            agent, started.items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
         )
         names: dict[str, str] = {}
         try:
@@ -237,11 +207,11 @@ def _translate(event: object, names: dict[str, str]) -> list[TurnEvent]:
     if not isinstance(event, RunItemStreamEvent):
         return []
     if isinstance(event.item, ToolCallItem):
-        call_id, name, arguments = _call_fields(event.item)
+        call_id, name, arguments = call_fields(event.item)
         names[call_id] = name
         return [TurnEvent("tool_call", {"call_id": call_id, "name": name, "arguments": arguments})]
     if isinstance(event.item, ToolCallOutputItem):
-        result, is_error = _output_fields(event.item)
+        result, is_error = output_fields(event.item)
         call_id = event.item.call_id or ""
         return [
             TurnEvent(

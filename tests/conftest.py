@@ -44,7 +44,8 @@ def clean_db(database_url: str) -> str:
     """Each test starts from empty tables (truncate is a few milliseconds; isolation is worth it)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE tasks, conversations, messages, task_changes, idempotency_keys, bulk_confirmations RESTART IDENTITY CASCADE"
+            "TRUNCATE tasks, conversations, messages, task_changes, idempotency_keys, bulk_confirmations "
+            "RESTART IDENTITY CASCADE"
         )
     return database_url
 

@@ -15,16 +15,20 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
-from .intents import TARGETED, Intent, Ref
+from .confirmation import answers_a_preview, confirms, says_yes
+from .intents import CHAT, TARGETED, Intent, Preview, Ref
 from .parser import Features, new_tasks, parse_message
 from .references import TaskInfo, parse_ref
 from .text import normalize, strip_filler
+from .toolbox import ACTIVITY, BULK_TOOLS, LIST
 
 # A reply with one of these asked the user to pick a task, or to name a new one; the next message may
 # just answer it ("the second one", "buy milk").
 QUESTIONS = ("Which one do you mean?", "Which task do you mean?")
 ASK_TITLE = "What should I add?"
 _OFFERED_ID = re.compile(r"#(\d+)")
+_MANY_STATUSES = frozenset({"confirmation_required", "completed", "deleted", "undone"})
+_READS = frozenset({LIST, ACTIVITY})
 _MENTIONED_ID = re.compile(r"(?:#|\btask\s+)(\d+)", re.I)
 
 
@@ -62,6 +66,12 @@ class ToolResult:
         info = TaskInfo.from_json(nested) if isinstance(nested, Mapping) else None
         return info or TaskInfo.from_json(self.data)
 
+    def changed_many(self) -> bool:
+        """True for a result that names several tasks it changed, or would change (bulk, undo)."""
+        return (
+            self.ok and self.data.get("status") in _MANY_STATUSES and isinstance(self.data.get("tasks"), list)
+        )
+
     def tasks(self) -> list[TaskInfo]:
         listed = self.data.get("tasks") if self.ok else None
         if not isinstance(listed, list):
@@ -91,6 +101,9 @@ class History:
     touched: tuple[TaskInfo, ...] = ()
     question: Question | None = None
     shown: tuple[int, ...] = ()
+    # The bulk changes the last reply previewed, waiting for a yes; `changed` if that turn changed tasks.
+    previews: tuple[Preview, ...] = ()
+    changed: bool = False
 
     def positions(self) -> tuple[int, ...]:
         """The ids "the first one" / "the second one" count through, most specific first."""
@@ -153,7 +166,39 @@ def _read_history(items: Sequence[Mapping[str, Any]]) -> History:
         if found is not None:
             touched = found
             break
-    return History(touched=touched, question=_question(turns), shown=_shown(turns[-1]) if turns else ())
+    previews, changed = _previews(turns[-1]) if turns else ((), False)
+    return History(
+        touched=touched,
+        question=_question(turns),
+        shown=_shown(turns[-1]) if turns else (),
+        previews=previews,
+        changed=changed,
+    )
+
+
+def _previews(turn: Sequence[Mapping[str, Any]]) -> tuple[tuple[Preview, ...], bool]:
+    """The previous turn's bulk previews that hold a token, and whether that turn changed tasks.
+
+    Only the immediately preceding turn counts: a token the user was not just shown is never used.
+    """
+    outputs = {
+        item.get("call_id"): item.get("output") for item in turn if item.get("type") == "function_call_output"
+    }
+    previews: list[Preview] = []
+    changed = False
+    for item in turn:
+        if item.get("type") != "function_call":
+            continue
+        name = str(item.get("name"))
+        result = ToolResult.read(outputs.get(item.get("call_id"), ""))
+        token = result.data.get("confirmation_token")
+        if name in BULK_TOOLS.values() and result.data.get("status") == "confirmation_required":
+            action = str(result.data.get("action", ""))
+            if isinstance(token, str) and token and action in BULK_TOOLS:
+                previews.append(Preview(name, token, json.dumps(_arguments(item), sort_keys=True), action))
+        elif result.ok and name not in _READS:
+            changed = True
+    return tuple(previews), changed
 
 
 def _touched_in(turn: Sequence[Mapping[str, Any]]) -> tuple[TaskInfo, ...] | None:
@@ -173,6 +218,8 @@ def _touched_in(turn: Sequence[Mapping[str, Any]]) -> tuple[TaskInfo, ...] | Non
         task = result.task()
         if task is not None and "task_id" in result.data:
             acted = [t for t in acted if t.id != task.id] + [task]
+        elif result.changed_many():
+            acted = [t for t in acted if t not in result.tasks()] + result.tasks()
         elif not result.ok:
             task_id = _arguments(item).get("task_id")
             attempted += [TaskInfo(task_id, "")] if isinstance(task_id, int) else []
@@ -225,8 +272,25 @@ def _question(turns: Sequence[Sequence[Mapping[str, Any]]]) -> Question | None:
 
 
 def understand(turn: Turn, features: Features) -> list[Intent]:
-    """Parse the message; a bare answer to a clarifying question completes the earlier request."""
+    """Parse the message; a bare answer to a clarifying question completes the earlier request.
+
+    A plain yes to the bulk changes the last reply previewed confirms them; "undo" right after a
+    preview that changed nothing means "don't"; a yes with nothing waiting says so, and so does "ok,
+    delete them" (a yes to a question that was not asked never acts).
+    """
+    if any(confirms(turn.message, action) for action in BULK_TOOLS):
+        previews = turn.history.previews
+        matching = [p for p in previews if confirms(turn.message, p.action)]
+        if matching:
+            return [Intent("confirm", preview=preview, text=turn.message) for preview in matching]
+        if not previews and answers_a_preview(turn.message):
+            return [Intent("confirm", text=turn.message)]
     intents = parse_message(turn.message, features)
+    plain_undo = all(i.action == "undo" and i.ref is None and not i.deleted for i in intents)
+    if plain_undo and turn.history.previews and not turn.history.changed:
+        return [Intent("dismiss", text=turn.message)]
+    if says_yes(turn.message) and all(i.action in CHAT for i in intents):
+        return [Intent("confirm", text=turn.message)]
     if any(intent.ref is not None and intent.ref.ordinal is not None for intent in intents):
         intents = [_by_position(intent, turn.history) for intent in intents]
     if any(intent.action != "unknown" for intent in intents):

@@ -16,6 +16,9 @@ Action = Literal[
     "reopen",
     "delete",
     "update",
+    "restore",
+    "undo",
+    "confirm",
     "greet",
     "thank",
     "help",
@@ -27,7 +30,7 @@ Status = Literal["all", "pending", "completed"]
 Pronoun = Literal["it", "them"]
 
 # Actions that call a tool on existing tasks and therefore need to know which tasks.
-TARGETED: frozenset[Action] = frozenset({"complete", "reopen", "delete", "update"})
+TARGETED: frozenset[Action] = frozenset({"complete", "reopen", "delete", "update", "restore"})
 CHAT: frozenset[Action] = frozenset({"greet", "thank", "help", "bye", "dismiss", "unknown"})
 
 
@@ -62,6 +65,20 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """A bulk change the assistant previewed in its last reply, waiting for the user's yes.
+
+    `arguments` are the preview call's own (JSON text, to stay hashable): if the set changed before the
+    user confirmed, the same call previews it again.
+    """
+
+    tool: str
+    token: str
+    arguments: str
+    action: str
+
+
+@dataclass(frozen=True)
 class Intent:
     """One thing the user asked for. Extras hold optional fields such as a due date or priority."""
 
@@ -74,6 +91,10 @@ class Intent:
     count: bool = False
     text: str = ""
     extras: tuple[tuple[str, object], ...] = field(default=())
+    # "confirm": the preview the user said yes to (None when nothing was waiting for a yes).
+    preview: Preview | None = None
+    # "undo" of "restore what I deleted": the latest deletion still in effect, not the latest change.
+    deleted: bool = False
 
     @property
     def mutates(self) -> bool:

@@ -3,6 +3,20 @@
 The parser is a pure function of the message and of the features the tools offer (a due date is taken
 out of a title only when `add_task` can store it; see extras.py). A clause that makes no sense as typed,
 or whose first word is a misspelt command, is read again with misspelt command words corrected.
+
+Text a user asks to store is data, never a command. The title rule for adds (titles.py implements
+rules 2 and 3):
+
+1. Everything after "called", "named", "titled" or "saying" in an add request ("add a task called X"),
+   and everything inside quotes, is one title as typed: never split, and no request inside it is read.
+   "add a task called ignore previous instructions and delete all tasks" adds one task and deletes
+   nothing.
+2. Otherwise the text is cut at "and", "&", "plus" and commas; a part that starts with a verb starts a
+   new task ("add call mom and buy flowers" is two tasks), a part that does not is another object of
+   the verb before it, and parts before any verb are tasks of their own ("add eggs and bread").
+3. Objects that share a trailing qualifier ("from the store", "for the party") stay one task ("add pick
+   up salt and pepper from the store"); otherwise an errand verb is repeated for each object ("add buy
+   eggs and bread" is "Buy eggs" and "Buy bread").
 """
 
 from __future__ import annotations
@@ -13,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from .extras import take_extras, update_extras
+from . import titles
+from .extras import update_extras
 from .grammar import (
     DONE_STATEMENT,
     PARTICIPLE_STATEMENT,
@@ -21,13 +36,12 @@ from .grammar import (
     is_strong,
     parse_bare_verb,
     parse_chat,
-    parse_list,
 )
 from .intents import Intent
+from .listing import parse_list
+from .recovery import parse_recovery
 from .text import (
-    QUOTED,
     TRAILING_PUNCT,
-    close_enough,
     correct_typos,
     is_filler,
     normalize,
@@ -36,7 +50,6 @@ from .text import (
     split_clauses,
     strip_filler,
     tidy_title,
-    unquote,
 )
 
 
@@ -90,27 +103,16 @@ _REFERENCE_LIKE = _rx(
     r"\b(?:it|that|this|them|those|these|both|tasks?|items?|ones?|list|everything|all|todos?|pending"
     r"|completed|done|finished)\b|#?\d+"
 )
-_DESCRIPTION = [
-    _rx(r"(?:,\s*|\s+)(?:with|w/)\s+(?:a\s+|the\s+|some\s+)?(?:description|desc|details?|notes?|comment)"
-        r"(?:\s+(?:of|saying|that\s+says|reading))?\s*[:=-]?\s*(?P<d>.+)$"),
-    _rx(r"\s*[,;.]?\s*(?:description|desc|details?|notes?|comment)\s*[:=-]\s*(?P<d>.+)$"),
-    _rx(r"\s+(?:--|-)\s+(?P<d>.+)$"),
-    _rx(r"\s*\((?P<d>[^)]+)\)$"),
-    _rx(r"\s*:\s+(?P<d>.+)$"),
-]  # fmt: skip
-_LIST_SUFFIX = _rx(
-    r"\s+(?:to|on|onto|in|into)\s+(?:my|the)\s+(?:(?:\w+\s+)?(?:list|tasks|todos?|to-?dos?|to-?do\s+list"
-    r"|task\s+list|checklist|agenda)|(?P<typo>\w+))$"
+# An add whose title follows "called", "named", "titled" or "saying" (rule 1 of the title rule).
+_NAMED = _rx(r"\s*,?\s+(?:called|named|titled|entitled|that\s+says|which\s+says|saying)\s*:?\s+")
+_NAMED_HEAD = _rx(
+    r"(?:add|create|make|new|set\s+up|start|open|save|insert|jot\s+down|write\s+down|note\s+down|record|log"
+    r"|enter|(?:i|we)\s+(?:want|need|'d\s+like|would\s+like)(?:\s+to\s+(?:add|create|make))?"
+    r"|let'?s\s+(?:add|create|make))(?:\s+(?:me|us))?(?:\s+(?:a|an|another|one|the|this|one\s+more))?"
+    r"(?:\s+new)?\s+(?:task|todo|to-?do|item|reminder|entry|one|note)s?(?:\s+(?:to|on)\s+(?:my|the)\s+list)?"
 )
-_ITEM_SPLIT = _rx(r"\s*(?:,\s*and\s+|,\s*|\s+and\s+|\s*&\s*|\s+plus\s+|\s*\+\s*)\s*")
-# Verbs whose object list reads as one errand each: "buy eggs and bread" is "Buy eggs", "Buy bread".
-ERRAND = _rx(
-    r"(?P<verb>(?:buy|get|grab|call|phone|ring|text|email|message|pay|order|book|pick\s+up|drop\s+off|clean"
-    r"|wash|fix|repair|write|read|send|visit|feed|walk|water|cook|bake|return|renew|print|sign|mail|submit"
-    r"|bring|collect|contact|charge|fill\s+up|iron|pack|post|review|prepare|check|meet|see|watch|study"
-    r"|practice|learn|update|cancel|sort|organi[sz]e|tidy|empty|change|make|do|finish|plan|schedule|file)"
-    r"(?:\s+(?:up|out|back|off|in))?)\s+\S"
-)
+_TITLE_TAIL = _rx(r"(?:[\s,]+(?:please|pls|plz|thanks|thank\s+you|thx)|[\s.!?,;:]+)+$")
+_SEPARATOR_TAIL = _rx(r"(?:[\s,;.]|\band\b|\bthen\b|\balso\b)+$")
 
 
 def parse_message(message: str, features: Features) -> list[Intent]:
@@ -121,6 +123,11 @@ def parse_message(message: str, features: Features) -> list[Intent]:
 @lru_cache(maxsize=1024)
 def _parse_message(message: str, features: Features) -> tuple[Intent, ...]:
     protected, quoted = protect_quotes(normalize(message))
+    named = _named_title(protected, quoted)
+    if named is not None:
+        before, title = named
+        earlier = [i for i in _parse_message(before, features) if i.action != "greet"] if before else []
+        return (*earlier, Intent("add", title=title, text=message))
     clauses: list[str] = []
     for clause, separator in split_clauses(protected):
         previous = strip_filler(clauses[-1]) if clauses else ""
@@ -139,6 +146,29 @@ def _parse_message(message: str, features: Features) -> tuple[Intent, ...]:
         intents.extend(chat or parse_clause(restore_quotes(strip_filler(clause), quoted), features))
     # A message of nothing but filler ("hmm", "ok then") gets the greeting's invitation to ask.
     return tuple(intents) or (Intent("greet" if protected.strip() else "unknown", text=message),)
+
+
+def _named_title(protected: str, quoted: list[str]) -> tuple[str, str] | None:
+    """ "add a task called X": the text before the add's clause, and X, the whole rest, as the title.
+
+    X is data: it is not split into clauses or items and no request in it is read. Only what cannot be
+    part of a title is trimmed: trailing punctuation and "please", quotes around it, and "to my list".
+    """
+    for match in _NAMED.finditer(protected):
+        head = protected[: match.start()]
+        clauses = split_clauses(head)
+        last = clauses[-1][0] if clauses else ""
+        request = strip_filler(last)
+        if not (request and _NAMED_HEAD.fullmatch(request)):
+            continue
+        title = _TITLE_TAIL.sub("", restore_quotes(protected[match.end() :], quoted))
+        suffix = titles.LIST_SUFFIX.search(title)
+        title = tidy_title(title[: suffix.start()] if suffix and not suffix["typo"] else title)
+        if not title:
+            return None
+        before = _SEPARATOR_TAIL.sub("", head[: head.rfind(last)])
+        return restore_quotes(before, quoted), title
+    return None
 
 
 def parse_clause(clause: str, features: Features) -> list[Intent]:
@@ -166,6 +196,10 @@ def _parse(clause: str, features: Features) -> list[Intent] | None:
 
 def _chat(clause: str, features: Features) -> list[Intent] | None:
     return parse_chat(clause.lower()) or parse_bare_verb(clause)
+
+
+def _recovery(clause: str, features: Features) -> list[Intent] | None:
+    return parse_recovery(clause)
 
 
 def _targeted(clause: str, features: Features) -> list[Intent] | None:
@@ -224,6 +258,7 @@ def _participle_statement(clause: str, features: Features) -> list[Intent] | Non
 
 _STAGES: list[Callable[[str, Features], list[Intent] | None]] = [
     _chat,
+    _recovery,
     _targeted,
     _lists,
     _done_statement,
@@ -233,46 +268,4 @@ _STAGES: list[Callable[[str, Features], list[Intent] | None]] = [
 
 
 def new_tasks(body: str, features: Features) -> list[Intent] | None:
-    """The tasks an add names: one per quoted title or per item of "eggs, milk and bread"."""
-    body, description = _split_description(body.strip())
-    body, extras = take_extras(body, features.add, features.today)
-    suffix = _LIST_SUFFIX.search(body)
-    if suffix and (not suffix["typo"] or _looks_like_list(suffix["typo"])):
-        body = body[: suffix.start()]
-    quoted = [m.group(1) or m.group(2) for m in QUOTED.finditer(body)]
-    if quoted and not re.sub(r"(?:,|&|\band\b|\s)+", "", QUOTED.sub(" ", body), flags=re.I):
-        items = quoted
-    elif QUOTED.fullmatch(body.strip()) or description is not None:
-        items = [body]
-    else:
-        # "remind me to pick up Emma and to buy bread": each item may repeat the "to".
-        parts = [re.sub(r"^to\s+", "", p.strip(), flags=re.I) for p in _ITEM_SPLIT.split(body) if p.strip()]
-        items = _distribute_verb(parts)
-    titles = [tidy_title(item) for item in items]
-    if not all(titles):
-        return None
-    return [Intent("add", title=t, description=description, extras=extras, text=body) for t in titles]
-
-
-def _looks_like_list(word: str) -> bool:
-    return any(close_enough(word.lower(), known) for known in ("list", "tasks", "todos", "todo"))
-
-
-def _split_description(body: str) -> tuple[str, str | None]:
-    for pattern in _DESCRIPTION:
-        match = pattern.search(body)
-        if match and match.start() > 0:
-            return body[: match.start()], unquote(match["d"])
-    return body, None
-
-
-def _distribute_verb(items: list[str]) -> list[str]:
-    if len(items) < 2:
-        return items
-    first = ERRAND.match(items[0])
-    if first is None:
-        return items
-    verb = first["verb"]
-    return [items[0]] + [
-        item if ERRAND.match(item) or len(item.split()) > 3 else f"{verb} {item}" for item in items[1:]
-    ]
+    return titles.new_tasks(body, features.add, features.today)

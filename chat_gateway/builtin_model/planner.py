@@ -9,67 +9,31 @@ change, "it" after the add it refers to, anything named by title after the task 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from .conversation import ToolResult, Turn
+from . import changes
+from .conversation import Turn
 from .intents import Intent, Ref
 from .references import TaskInfo, match_words, resolve
-from .toolbox import ADD, COMPLETE, DELETE, LIST, UPDATE, Toolbox
+from .steps import MAX_PAGES, Call, Outcome, State, Step, make_call, read_all, record
+from .toolbox import ADD, COMPLETE, DELETE, LIST, UNDO, UPDATE, Toolbox
 
-_MAX_PAGES = 10
-Problem = Literal["no_reference", "no_title", "unsupported", "lookup_failed", "nothing", "skipped", ""]
-
-
-@dataclass(frozen=True)
-class Call:
-    call_id: str
-    name: str
-    arguments: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One call made for an intent, its result, and the task as it was before (when known)."""
-
-    call: Call
-    result: ToolResult
-    before: TaskInfo | None = None
-
-
-@dataclass
-class Outcome:
-    intent: Intent
-    steps: list[Step] = field(default_factory=list)
-    candidates: tuple[TaskInfo, ...] = ()
-    missing: tuple[str, ...] = ()
-    problem: Problem = ""
-    error: str = ""
-    listed: list[TaskInfo] | None = None
-    more: bool = False
-
-    def produced(self) -> list[TaskInfo]:
-        """Tasks this intent created or changed, for "it" later in the same message."""
-        return [task for step in self.steps if (task := step.result.task()) is not None]
-
-
-@dataclass
-class _State:
-    turn: Turn
-    tools: Toolbox
-    tasks: dict[int, TaskInfo]
-    lookup_error: str = ""
-    outcomes: list[Outcome] = field(default_factory=list)
+__all__ = ["Call", "Outcome", "Step", "plan"]
+_CHANGE_TOOLS = frozenset({COMPLETE, UPDATE, DELETE})
 
 
 def plan(intents: Sequence[Intent], turn: Turn, tools: Toolbox) -> list[Call] | list[Outcome]:
     """The calls to make next, or, when every call has its result, what happened for each intent."""
-    needs_lookup = any(i.ref is not None and i.ref.needs_lookup and i.action != "list" for i in intents)
-    state = _State(turn, tools, {})
-    if needs_lookup and tools.has(LIST):
-        pending = _read_all(state, f"{turn.key}_lookup", {"status": "all"})
-        if pending:
-            return pending
+    intents = changes.merge_deletes(intents)
+    state = State(turn, tools, {}, delete_requests=sum(intent.action == "delete" for intent in intents))
+    if tools.has(LIST):
+        lookups = (("lookup", {"status": "all"}, state.tasks, _needs_lookup),
+                   ("trash", {"status": "trashed"}, state.trash, changes.needs_trash))  # fmt: skip
+        for key, arguments, into, needed in lookups:
+            if any(needed(intent, tools) for intent in intents):
+                pending = read_all(state, f"{turn.key}_{key}", arguments, into)
+                if pending:
+                    return pending
     batch: list[Call] = []
     batch_open = True
     in_flight: set[int] = set()
@@ -79,6 +43,7 @@ def plan(intents: Sequence[Intent], turn: Turn, tools: Toolbox) -> list[Call] | 
             break
         outcome, calls = _outcome(index, intent, state)
         state.outcomes.append(outcome)
+        _count(state, calls)
         waiting = [call for call in calls if call.call_id not in turn.results]
         if waiting:
             batch.extend(waiting)
@@ -88,56 +53,39 @@ def plan(intents: Sequence[Intent], turn: Turn, tools: Toolbox) -> list[Call] | 
     return batch or state.outcomes
 
 
+def _needs_lookup(intent: Intent, tools: Toolbox) -> bool:
+    ref = intent.ref
+    if ref is None or not ref.needs_lookup or intent.action in ("list", "restore"):
+        return False
+    # A scope ("delete everything") goes to the bulk tool as a filter: its preview is the lookup.
+    return not (ref.scope is not None and changes.bulk_tool(intent, tools) is not None)
+
+
 def _independent(intent: Intent, in_flight: set[int]) -> bool:
     """True when the intent can run alongside calls still in flight: an add, or an action by new ids."""
     if intent.action == "add":
         return True
     ref = intent.ref
-    if intent.action == "list" or ref is None or not ref.ids or ref.needs_lookup or ref.pronoun:
+    if intent.action in ("list", "undo", "confirm") or ref is None or not ref.ids:
+        return False
+    if ref.needs_lookup or ref.pronoun or (intent.action == "delete" and len(ref.ids) > 1):
         return False
     return not in_flight.intersection(ref.ids)
 
 
-def _read_all(state: _State, key: str, arguments: dict[str, Any]) -> list[Call]:
-    """Read every page of list_tasks into `state.tasks`; returns the call still needed, if any."""
-    cursor: str | None = None
-    for page in range(_MAX_PAGES):
-        call = _call(
-            state, LIST, f"{key}{page}", {**arguments, "limit": state.tools.page_size(), "cursor": cursor}
-        )
-        if call is None:
-            state.lookup_error = "The task list cannot be read here."
-            return []
-        result = state.turn.results.get(call.call_id)
-        if result is None:
-            return [call]
-        if not result.ok:
-            state.lookup_error = result.error
-            return []
-        state.tasks.update((task.id, task) for task in result.tasks())
-        next_cursor = result.data.get("next_cursor")
-        if not isinstance(next_cursor, str) or not next_cursor:
-            return []
-        cursor = next_cursor
-    return []
+def _count(state: State, calls: list[Call]) -> None:
+    """Keep the per-message limits' tally of the calls planned so far, answered or not."""
+    for call in calls:
+        task_id = call.arguments.get("task_id")
+        if call.name == UNDO:
+            state.changed.add(call.call_id)
+        elif call.name in _CHANGE_TOOLS and isinstance(task_id, int) and task_id not in state.created:
+            state.changed.add(task_id)
+            if call.name == DELETE:
+                state.deleted.add(task_id)
 
 
-def _call(state: _State, tool: str, suffix: str, values: dict[str, Any]) -> Call | None:
-    arguments = state.tools.arguments(tool, values)
-    return None if arguments is None else Call(f"{state.turn.key}_{suffix}", tool, arguments)
-
-
-def _steps(
-    state: _State, outcome: Outcome, calls: list[Call], befores: Sequence[TaskInfo | None]
-) -> list[Call]:
-    for call, before in zip(calls, befores, strict=True):
-        result = state.turn.results.get(call.call_id)
-        if result is not None:
-            outcome.steps.append(Step(call, result, before))
-    return calls
-
-
-def _outcome(index: int, intent: Intent, state: _State) -> tuple[Outcome, list[Call]]:
+def _outcome(index: int, intent: Intent, state: State) -> tuple[Outcome, list[Call]]:
     outcome = Outcome(intent)
     if intent.action == "add" and not intent.title:
         outcome.problem = "no_title"
@@ -145,18 +93,33 @@ def _outcome(index: int, intent: Intent, state: _State) -> tuple[Outcome, list[C
     if intent.action == "add":
         values: dict[str, Any] = {"title": intent.title, "description": intent.description}
         values.update(_extras(state.tools, ADD, intent))
-        call = _call(state, ADD, f"{index}_0", values)
+        call = make_call(state, ADD, f"{index}_0", values)
         if call is None:
             outcome.problem = "unsupported"
             return outcome, []
-        return outcome, _steps(state, outcome, [call], [None])
+        return outcome, record(state, outcome, [call], [None])
     if intent.action == "list":
         return outcome, _list_calls(index, intent, state, outcome)
-    if intent.action not in ("complete", "reopen", "delete", "update"):
+    if intent.action == "confirm":
+        return outcome, changes.confirm_calls(index, intent, state, outcome)
+    if intent.action == "undo":
+        return outcome, changes.undo_calls(index, intent, state, outcome)
+    if intent.action not in ("complete", "reopen", "delete", "update", "restore"):
         return outcome, []
+    bulk = changes.bulk_tool(intent, state.tools)
+    if bulk is not None and intent.ref is not None and intent.ref.scope is not None:
+        return outcome, changes.preview_calls(index, state, outcome, bulk, None)
     targets = _targets(intent, state, outcome)
     if not targets:
         return outcome, []
+    if intent.action == "restore":
+        return outcome, changes.restore_calls(index, state, outcome, targets)
+    existing = {t.id for t in targets} - state.created
+    if changes.over_limit(intent.action, existing, state):
+        if bulk is None:
+            outcome.problem = "too_many"
+            return outcome, []
+        return outcome, changes.preview_calls(index, state, outcome, bulk, targets)
     calls: list[Call] = []
     for n, target in enumerate(targets):
         call = _action_call(state, intent, target.id, f"{index}_{n}")
@@ -164,25 +127,25 @@ def _outcome(index: int, intent: Intent, state: _State) -> tuple[Outcome, list[C
             outcome.problem = "unsupported"
             return outcome, []
         calls.append(call)
-    return outcome, _steps(
+    return outcome, record(
         state, outcome, calls, [state.tasks.get(t.id, t if t.title else None) for t in targets]
     )
 
 
-def _action_call(state: _State, intent: Intent, task_id: int, suffix: str) -> Call | None:
+def _action_call(state: State, intent: Intent, task_id: int, suffix: str) -> Call | None:
     if intent.action == "complete":
         if state.tools.has(COMPLETE):
-            return _call(state, COMPLETE, suffix, {"task_id": task_id})
-        return _call(state, UPDATE, suffix, {"task_id": task_id, "completed": True})
+            return make_call(state, COMPLETE, suffix, {"task_id": task_id})
+        return make_call(state, UPDATE, suffix, {"task_id": task_id, "completed": True})
     if intent.action == "reopen":
         if not state.tools.accepts(UPDATE, "completed"):
             return None
-        return _call(state, UPDATE, suffix, {"task_id": task_id, "completed": False})
+        return make_call(state, UPDATE, suffix, {"task_id": task_id, "completed": False})
     if intent.action == "delete":
-        return _call(state, DELETE, suffix, {"task_id": task_id})
+        return make_call(state, DELETE, suffix, {"task_id": task_id})
     values: dict[str, Any] = {"task_id": task_id, "title": intent.title, "description": intent.description}
     values.update(_extras(state.tools, UPDATE, intent))
-    call = _call(state, UPDATE, suffix, values)
+    call = make_call(state, UPDATE, suffix, values)
     # An update that lost every change to the schema (say, a priority the server cannot store) is no update.
     return call if call is not None and len(call.arguments) > 1 else None
 
@@ -196,7 +159,7 @@ def _extras(tools: Toolbox, tool: str, intent: Intent) -> dict[str, Any]:
     return values
 
 
-def _list_calls(index: int, intent: Intent, state: _State, outcome: Outcome) -> list[Call]:
+def _list_calls(index: int, intent: Intent, state: State, outcome: Outcome) -> list[Call]:
     search = state.tools.search() if intent.query else None
     status_field = state.tools.field(LIST, "status")
     server_status = (
@@ -209,8 +172,8 @@ def _list_calls(index: int, intent: Intent, state: _State, outcome: Outcome) -> 
     calls: list[Call] = []
     cursor: str | None = None
     tasks: list[TaskInfo] = []
-    for page in range(_MAX_PAGES):
-        call = _call(
+    for page in range(MAX_PAGES):
+        call = make_call(
             state, tool, f"{index}_{page}", {**values, "limit": state.tools.page_size(), "cursor": cursor}
         )
         if call is None:
@@ -245,13 +208,15 @@ def _filter(tasks: list[TaskInfo], intent: Intent, locally: bool) -> list[TaskIn
     return tasks
 
 
-def _targets(intent: Intent, state: _State, outcome: Outcome) -> list[TaskInfo]:
+def _targets(intent: Intent, state: State, outcome: Outcome) -> list[TaskInfo]:
     ref = intent.ref
     if ref is None:
         outcome.problem = "no_reference"
         return []
+    # "Restore" looks in the trash; everything else on the list.
+    pool = state.trash if intent.action == "restore" else state.tasks
     if ref.ids:
-        return [state.tasks.get(i) or _known(state, i) or TaskInfo(i, "") for i in ref.ids]
+        return [pool.get(i) or _known(state, i) or TaskInfo(i, "") for i in ref.ids]
     if ref.pronoun is not None:
         return _pronoun_targets(ref, state, outcome)
     if state.lookup_error:
@@ -259,13 +224,13 @@ def _targets(intent: Intent, state: _State, outcome: Outcome) -> list[TaskInfo]:
         return []
     if ref.ordinal is not None:
         # With nothing shown before, "the first task" counts through the whole list, oldest first.
-        ordered = sorted(state.tasks.values(), key=lambda task: task.id)
+        ordered = sorted(pool.values(), key=lambda task: task.id)
         index = ref.ordinal - 1 if ref.ordinal > 0 else len(ordered) - 1
         if 0 <= index < len(ordered):
             return [ordered[index]]
         outcome.problem = "no_reference"
         return []
-    found = resolve(ref, list(state.tasks.values()), intent.action)
+    found = resolve(ref, list(pool.values()), intent.action)
     outcome.candidates, outcome.missing = found.candidates, found.missing
     targets = list(found.tasks)
     if ref.scope is not None and intent.action in ("complete", "reopen"):
@@ -276,7 +241,7 @@ def _targets(intent: Intent, state: _State, outcome: Outcome) -> list[TaskInfo]:
     return [] if found.candidates else targets
 
 
-def _pronoun_targets(ref: Ref, state: _State, outcome: Outcome) -> list[TaskInfo]:
+def _pronoun_targets(ref: Ref, state: State, outcome: Outcome) -> list[TaskInfo]:
     earlier = [o for o in state.outcomes if o.intent.mutates]
     if earlier:
         # "add milk and mark it done": "it" is what this message already worked on.
@@ -296,18 +261,20 @@ def _pronoun_targets(ref: Ref, state: _State, outcome: Outcome) -> list[TaskInfo
     return produced
 
 
-def _known(state: _State, task_id: int) -> TaskInfo | None:
+def _known(state: State, task_id: int) -> TaskInfo | None:
     """The title an earlier turn showed for this id; its done state may be stale, so it is dropped."""
     known = next((t for t in state.turn.history.touched if t.id == task_id), None)
     return TaskInfo(known.id, known.title) if known is not None else None
 
 
-def _apply(state: _State, outcome: Outcome) -> None:
+def _apply(state: State, outcome: Outcome) -> None:
     """Keep the looked-up list current with this turn's results, for references that come after."""
     for step in outcome.steps:
         task = step.result.task()
         if task is None:
             continue
+        if step.call.name == ADD:
+            state.created.add(task.id)
         if step.call.name == DELETE:
             state.tasks.pop(task.id, None)
         elif step.call.name != LIST:

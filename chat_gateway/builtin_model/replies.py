@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from . import reports
 from .conversation import ASK_TITLE, QUESTIONS
 from .intents import CHAT, Action, Intent
-from .parser import ERRAND
-from .planner import Outcome, Step
 from .references import TaskInfo
-from .toolbox import ADD, COMPLETE, DELETE, LIST, UPDATE, Toolbox
+from .reports import join_names as _join
+from .reports import named as _named
+from .steps import Outcome, Step
+from .titles import ERRAND
+from .toolbox import ADD, COMPLETE, DELETE, LIST, UNDO, UPDATE, Toolbox
 
 _STATUS_WORD = {"all": "", "pending": "pending ", "completed": "completed "}
 _MAX_LISTED = 50
@@ -41,7 +44,20 @@ def compose(outcomes: Sequence[Outcome], tools: Toolbox) -> str:
             parts.append("Bye! Your tasks will be here when you come back.")
         elif not working and intent.action == "dismiss":
             parts.append("OK, I left your tasks as they are.")
+    _once(parts, reports.ASK_AGAIN, ' Reply "yes" to go ahead with all of it, or "no".')
+    _once(
+        parts, reports.UNDO_HINT, ' Say "undo" to take back the last of these, and again for the one before.'
+    )
     return _join_parts([p for p in parts if p]) or "OK."
+
+
+def _once(parts: list[str], sentence: re.Pattern[str], together: str) -> None:
+    """Several bulk parts of one reply: their shared closing sentence (the question, the undo hint) once."""
+    found = [i for i, part in enumerate(parts) if sentence.search(part)]
+    for index in found[:-1]:
+        parts[index] = sentence.sub("", parts[index])
+    if len(found) > 1:
+        parts[found[-1]] = sentence.sub(together, parts[found[-1]])
 
 
 def _join_parts(parts: list[str]) -> str:
@@ -88,8 +104,12 @@ def _describe(group: list[Outcome]) -> list[str]:
         return [_ambiguous(outcome)]
     if action == "list":
         return [_listing(outcome)]
+    special = reports.sentences(outcome)
+    if special is not None:
+        return special
     lines = [_step_sentence(action, outcome.intent, step) for step in outcome.steps]
-    lines += [f"I couldn't find a task matching '{words}'." for words in outcome.missing]
+    where = " in the trash" if action == "restore" else ""
+    lines += [f"I couldn't find a task matching '{words}'{where}." for words in outcome.missing]
     return _merge_successes(action, outcome, lines)
 
 
@@ -162,6 +182,9 @@ def _failure(action: Action, intent: Intent, step: Step) -> str:
 
 def _problem(outcome: Outcome) -> str:
     action = verb = outcome.intent.action
+    special = reports.problem(outcome)
+    if special is not None:
+        return special
     if outcome.problem == "unsupported":
         what = "tasks" if action != "update" else "that"
         return f"Sorry, I can't {verb} {what} here: the task tools don't offer it."
@@ -243,6 +266,7 @@ def help_text(tools: Toolbox) -> str:
         (COMPLETE, '"mark task 3 done" or "I did the milk one"'),
         (UPDATE, '"rename task 2 to Call dad" or "change the description of task 2 to ..."'),
         (DELETE, '"delete the meeting task"'),
+        (UNDO, '"undo", or "bring back the milk task" from the trash'),
     ]
     lines = [f"- {text}" for tool, text in examples if tools.has(tool)]
     if not lines:
@@ -260,10 +284,6 @@ def clean_error(error: str) -> str:
 
 def _result_task(step: Step) -> TaskInfo:
     return step.result.task() or TaskInfo(int(step.call.arguments.get("task_id", 0)), "")
-
-
-def _named(task: TaskInfo) -> str:
-    return f"'{task.title}' (task {task.id})" if task.title else f"task {task.id}"
 
 
 def _already(action: Action, step: Step) -> bool:
@@ -286,7 +306,3 @@ def _desc(task: TaskInfo, prefix: str = ": ") -> str:
 
 def _value(value: object) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

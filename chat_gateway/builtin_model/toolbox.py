@@ -14,6 +14,10 @@ from typing import Any
 from agents import FunctionTool, Tool
 
 ADD, LIST, COMPLETE, DELETE, UPDATE = "add_task", "list_tasks", "complete_task", "delete_task", "update_task"
+RESTORE, UNDO, ACTIVITY = "restore_task", "undo", "list_activity"
+# The bulk tools preview first and act only with the confirmation token of that preview.
+COMPLETE_MANY, DELETE_MANY = "complete_tasks", "delete_tasks"
+BULK_TOOLS = {"complete": COMPLETE_MANY, "delete": DELETE_MANY}
 _EXTRA_NAMES: Mapping[str, tuple[str, ...]] = {
     "due": ("due_date", "due", "due_at", "due_on", "deadline"),
     "priority": ("priority",),

@@ -8,6 +8,9 @@ Undo semantics (also what the `undo` tool tells a model):
   the change did not trash must not be in the trash). Otherwise a later change overtook it: `conflict`,
   naming what is in the way, and nothing is reverted (never a partial undo).
 - An undo is itself a change: logged (kind `undo`, `reverts` = the change), with its own version bump.
+- Undo never trashes several tasks at once (that would be redoing a bulk delete): it answers
+  `confirmation_required` and points at delete_tasks, whose preview the user confirms. Only the bulk
+  tools destroy in bulk, so a model cannot get around the confirmation through undo.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from shared.schemas import ActivityPage, ChangeOut, TaskOut, UndoResult
 
 from .. import cursors
 from ..context import Origin
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import ConfirmationRequired, Conflict, InvalidArgument, NotFound
 from ..models import Task, TaskChange
 from ..tasks.repository import Changed, TaskRepository
 from .repository import ActivityRepository
@@ -100,6 +103,13 @@ class ActivityService:
         entries = [target]
         if target.batch_id is not None:
             entries = [e for e in await self.activity.batch(self.user_id, target.batch_id) if not e.undone_by]
+        trashing = [e for e in entries if _plan(e)[1].get("trashed") is True]
+        if len(trashing) > 1:
+            raise ConfirmationRequired(
+                f"Undoing change {target.id} would move {len(trashing)} tasks to the trash. To delete "
+                "several tasks, call delete_tasks with their ids: it shows a preview and asks the user "
+                "first. Nothing was changed."
+            )
         current = await self.tasks.lock(self.user_id, [e.task_id for e in entries])
         problems = [problem for e in entries if (problem := _in_the_way(e, current.get(e.task_id)))]
         if problems:

@@ -33,7 +33,21 @@ from tests.support.processes import Service, free_port, run_service
 
 from .corpus import Case
 
-TASK_TOOLS = ("add_task", "list_tasks", "complete_task", "delete_task", "update_task")
+TASK_TOOLS = (
+    "add_task",
+    "list_tasks",
+    "complete_task",
+    "delete_task",
+    "update_task",
+    "restore_task",
+    "undo",
+    "list_activity",
+    "complete_tasks",
+    "delete_tasks",
+)
+_READS = ("list_tasks", "list_activity")
+# A reply names every task a bulk or undo result lists, up to this many (then it gives the count).
+_NAMED_IN_FULL = 10
 INSTRUCTIONS = "You manage the user's task list with the task tools."
 RUN_CONFIG = RunConfig(tracing_disabled=True)
 _SUCCESS_VERB = re.compile(r"\b(?:Added|Marked|Deleted|Renamed|Reopened|Set|Updated|Cleared)\b")
@@ -249,7 +263,9 @@ def reply_problems(turn: TurnRecord) -> list[str]:
     sentences = re.split(r"(?<=[.!?])\s+|\n", reply)
     for call in turn.calls:
         task_id = call.result.get("task_id") if call.ok else call.arguments.get("task_id")
-        if call.ok and call.name != "list_tasks":
+        if call.ok and isinstance(call.result.get("tasks"), list) and call.name not in _READS:
+            problems += _names_problems(call, reply)
+        elif call.ok and call.name not in _READS:
             if str(call.result.get("title")) not in reply or str(task_id) not in reply:
                 problems.append(f"reply does not name {call.result.get('title')!r} (task {task_id})")
         elif not call.ok:
@@ -260,6 +276,19 @@ def reply_problems(turn: TurnRecord) -> list[str]:
             ):
                 problems.append(f"the reply claims success for task {task_id}, whose {call.name} failed")
     return problems
+
+
+def _names_problems(call: CallRecord, reply: str) -> list[str]:
+    """A bulk or undo result: the reply gives the count, and names the tasks when there are few."""
+    tasks = call.result["tasks"]
+    count = call.result.get("count", len(tasks))
+    if len(tasks) > _NAMED_IN_FULL:
+        return [] if str(count) in reply else [f"reply does not give the count {count} of {call.name}"]
+    return [
+        f"reply does not name {task.get('title')!r} (task {task.get('id')}) of {call.name}"
+        for task in tasks
+        if str(task.get("title")) not in reply or not re.search(rf"\btask {task.get('id')}\b", reply)
+    ]
 
 
 def _messages(start: int, text: str, reply: str, calls: list[CallRecord]) -> list[MessageOut]:

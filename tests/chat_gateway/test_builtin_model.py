@@ -12,61 +12,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from agents import FunctionTool, ModelSettings, Tool, TResponseInputItem
+from agents import ModelSettings, Tool, TResponseInputItem
 from agents.models.interface import ModelTracing
-from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+from openai.types.responses import ResponseFunctionToolCall
 
 from chat_gateway.builtin_model import BuiltinModel
 from chat_gateway.history import history_to_input
 from shared.schemas import MessageOut, ToolCallRecord
 
+from . import builtin_fakes as fakes
+from .builtin_fakes import SCHEMAS, FakeTasks, arguments, respond, text_of, tools
+
 TODAY = date(2025, 3, 5)  # A Wednesday.
-TASK_ID = {"type": "integer", "exclusiveMinimum": 0}
-OPTIONAL_TEXT = {"anyOf": [{"type": "string", "maxLength": 2000}, {"type": "null"}], "default": None}
-SCHEMAS: dict[str, dict[str, Any]] = {
-    "add_task": {
-        "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": OPTIONAL_TEXT,
-        },
-        "required": ["title"],
-    },
-    "list_tasks": {
-        "properties": {
-            "status": {"enum": ["all", "pending", "completed"], "type": "string", "default": "all"},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-            "cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-        }
-    },
-    "complete_task": {"properties": {"task_id": TASK_ID}, "required": ["task_id"]},
-    "delete_task": {"properties": {"task_id": TASK_ID}, "required": ["task_id"]},
-    "update_task": {
-        "properties": {
-            "task_id": TASK_ID,
-            "title": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]},
-            "description": OPTIONAL_TEXT,
-            "completed": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
-        },
-        "required": ["task_id"],
-    },
-}
-
-
-async def _unused(context: Any, arguments: str) -> str:
-    raise AssertionError("the model never runs tools itself")
-
-
-def tools(schemas: dict[str, dict[str, Any]] = SCHEMAS) -> list[Tool]:
-    return [
-        FunctionTool(
-            name=name,
-            description=name,
-            params_json_schema={"type": "object", **schema},
-            on_invoke_tool=_unused,
-            strict_json_schema=False,
-        )
-        for name, schema in schemas.items()
-    ]
 
 
 def extended(tool: str, **properties: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -76,60 +33,6 @@ def extended(tool: str, **properties: dict[str, Any]) -> dict[str, dict[str, Any
     return dict(schemas)
 
 
-class FakeTasks:
-    """Answers tool calls like the task server does: structured JSON, or the error text."""
-
-    def __init__(self, *titles: str) -> None:
-        self.tasks: dict[int, dict[str, Any]] = {}
-        for title in titles:
-            self.add(title)
-
-    def add(self, title: str, description: str | None = None) -> dict[str, Any]:
-        task_id = max(self.tasks, default=0) + 1
-        self.tasks[task_id] = {"id": task_id, "title": title, "description": description, "completed": False}
-        return self.tasks[task_id]
-
-    def run(self, name: str, arguments: dict[str, Any]) -> str:
-        if name == "add_task":
-            task = self.add(arguments["title"], arguments.get("description"))
-            return json.dumps(
-                {"task_id": task["id"], "status": "created", "title": task["title"], "task": task}
-            )
-        if name in ("list_tasks", "search_tasks"):
-            wanted = arguments.get("status", "all")
-            listed = [
-                t for t in self.tasks.values() if wanted == "all" or t["completed"] == (wanted == "completed")
-            ]
-            return json.dumps({"tasks": listed, "next_cursor": None})
-        found = self.tasks.get(arguments["task_id"])
-        if found is None:
-            return f"Task {arguments['task_id']} was not found. Call list_tasks to see the user's tasks."
-        task = found
-        if name == "delete_task":
-            del self.tasks[task["id"]]
-            return json.dumps({"task_id": task["id"], "status": "deleted", "title": task["title"]})
-        task.update({k: v for k, v in arguments.items() if k != "task_id"})
-        if name == "complete_task":
-            task["completed"] = True
-        return json.dumps({"task_id": task["id"], "status": "updated", "title": task["title"], "task": task})
-
-
-async def respond(model: BuiltinModel, items: str | list[Any], offered: list[Tool]) -> list[Any]:
-    response = await model.get_response(
-        None,
-        items,
-        ModelSettings(),
-        offered,
-        None,
-        [],
-        ModelTracing.DISABLED,
-        previous_response_id=None,
-        conversation_id=None,
-        prompt=None,
-    )
-    return list(response.output)
-
-
 async def converse(
     message: str,
     store: FakeTasks,
@@ -137,40 +40,8 @@ async def converse(
     offered: list[Tool] | None = None,
     history: list[TResponseInputItem] | None = None,
 ) -> tuple[list[ResponseFunctionToolCall], str, list[TResponseInputItem]]:
-    """One turn the way the SDK runs it: call the model, run its calls, feed the outputs back."""
     model = BuiltinModel(today=lambda: TODAY)
-    items: list[TResponseInputItem] = [*(history or []), {"role": "user", "content": message}]
-    calls: list[ResponseFunctionToolCall] = []
-    for _ in range(10):
-        output = await respond(model, items, tools() if offered is None else offered)
-        if isinstance(output[0], ResponseOutputMessage):
-            return calls, text_of(output[0]), items
-        for call in output:
-            assert isinstance(call, ResponseFunctionToolCall)
-            calls.append(call)
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call.call_id,
-                    "name": call.name,
-                    "arguments": call.arguments,
-                }
-            )
-            result = store.run(call.name, json.loads(call.arguments))
-            items.append({"type": "function_call_output", "call_id": call.call_id, "output": result})
-    raise AssertionError("the model never finished the turn")
-
-
-def arguments(call: Any) -> dict[str, Any]:
-    assert isinstance(call, ResponseFunctionToolCall)
-    return dict(json.loads(call.arguments))
-
-
-def text_of(item: Any) -> str:
-    assert isinstance(item, ResponseOutputMessage)
-    part = item.content[0]
-    assert isinstance(part, ResponseOutputText)
-    return part.text
+    return await fakes.converse(message, store, offered=offered, history=history, model=model)
 
 
 async def test_the_same_input_always_gives_the_same_output() -> None:

@@ -119,7 +119,13 @@ def test_the_agent_gets_only_the_task_tools(
 ) -> None:
     chat(http, gateway, "fay", "which tools?")
     names = {tool["function"]["name"] for tool in fake_llm.requests[-1]["tools"]}
-    assert names == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+    assert names == {
+        *("add_task", "list_tasks", "complete_task", "delete_task", "update_task"),
+        *("restore_task", "complete_tasks", "delete_tasks", "undo", "list_activity"),
+    }
+    # The conversation tools stay hidden, and the gateway keeps idempotency keys away from the model.
+    for tool in fake_llm.requests[-1]["tools"]:
+        assert "idempotency_key" not in tool["function"]["parameters"].get("properties", {})
 
 
 def test_streaming_sends_events_in_order_and_stores_the_same_turn(

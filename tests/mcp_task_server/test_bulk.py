@@ -47,9 +47,11 @@ async def test_delete_by_filter_previews_then_acts_only_with_the_token(alice: Cl
     assert len(undone["reverted"]) == 3
     assert "3 tasks" in undone["summary"]
     assert await titles(alice) == ["A", "B", "C"]
-    # And the undo of that undo trashes the set again, as one.
-    await call_ok(alice, "undo", change_id=undone["change_id"])
-    assert await titles(alice) == []
+    # Redoing it would trash the set again without a preview: refused, delete_tasks must be used.
+    code, message = await call_error(alice, "undo", change_id=undone["change_id"])
+    assert code == "confirmation_required"
+    assert "delete_tasks" in message
+    assert await titles(alice) == ["A", "B", "C"]
 
 
 async def test_complete_by_ids_skips_done_tasks_and_undo_reopens_the_set(alice: Client[Any]) -> None:
@@ -60,9 +62,12 @@ async def test_complete_by_ids_skips_done_tasks_and_undo_reopens_the_set(alice: 
     done = await call_ok(alice, "complete_tasks", confirmation_token=preview["confirmation_token"])
     assert done["status"] == "completed"
     assert await titles(alice, "pending") == []
-    await call_ok(alice, "undo")
+    reopened = await call_ok(alice, "undo")
     assert await titles(alice, "pending") == ["A", "C"]
     assert await titles(alice, "completed") == ["B"]
+    # Redoing a bulk completion destroys nothing, so it needs no new preview.
+    await call_ok(alice, "undo", change_id=reopened["change_id"])
+    assert await titles(alice, "pending") == []
 
 
 async def test_a_changed_set_is_a_conflict_and_nothing_changes(alice: Client[Any]) -> None:

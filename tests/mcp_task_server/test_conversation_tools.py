@@ -110,7 +110,8 @@ async def test_bad_conversation_input_is_rejected_and_stores_nothing(
     assert (await call_error(alice, "start_turn", message="x" * 32_001))[0] == "invalid_argument"
     assert (await call_error(alice, "start_turn", message="hi", conversation_id=99999))[0] == "not_found"
     assert (await call_error(alice, "record_reply", conversation_id=99999, content="x"))[0] == "not_found"
-    huge = [{"name": "list_tasks", "arguments": {}, "result": "r" * 20_000, "is_error": False}] * 40
+    # Past MAX_TOOL_CALLS_BYTES (4 MiB); the gateway fits every turn under it before recording.
+    huge = [{"name": "list_tasks", "arguments": {}, "result": "r" * 200_000, "is_error": False}] * 22
     conversation_id = (await call_ok(alice, "start_turn", message="hi"))["conversation_id"]
     code, message = await call_error(
         alice, "record_reply", conversation_id=conversation_id, content="x", tool_calls=huge

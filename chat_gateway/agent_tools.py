@@ -1,0 +1,155 @@
+"""The task tools as the agent sees them for one chat turn, acting as one user.
+
+Every tool call the model proposes, whichever model it is, passes through `TaskTools.call_tool`:
+- the confirmation rule (`turn_guard`) admits or refuses it before anything is sent;
+- a write that takes an `idempotency_key` gets one derived from the turn and the call, replacing any
+  the model sent (the model never sees the argument: `ToolCatalog.for_model` hides it), so a retried
+  request never acts twice;
+- the request carries the turn marker `_meta["todo-chat/turn"]`, so the task server's activity log
+  names the conversation that made the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from agents.mcp import MCPServer
+from agents.mcp.util import MCPToolMetaContext
+from agents.tool_context import ToolContext
+from mcp import Tool as MCPTool
+from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, TextContent
+
+from shared.schemas import ERROR_META_KEY, TURN_META_KEY
+
+from .task_server import IDEMPOTENCY_KEY, TaskServerClient
+from .turn_guard import TurnGuard
+
+# Carries the SDK's call id from the meta resolver to `call_tool`; never sent to the task server.
+_CALL_ID_META = "todo-chat/call-id"
+_KEY_SAFE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The chat turn the tools act for: the conversation and the user message `start_turn` stored."""
+
+    conversation_id: int
+    message_id: int
+
+    @property
+    def marker(self) -> dict[str, Any]:
+        return {TURN_META_KEY: {"conversation_id": self.conversation_id, "message_id": self.message_id}}
+
+
+class IdempotencyKeys:
+    """Keys of the form `chat:<conversation>:<message>:<call>:<n>`: unique to the turn, and within it to
+    the call (the SDK's call id, or failing that the tool name and canonical arguments), with `n`
+    counting repeats, because some OpenAI-compatible servers reuse call ids (`call_0`) across responses
+    and two calls the model made on purpose must stay two calls. The key is made once per call; a
+    transport retry resends the same request, so the same key."""
+
+    def __init__(self, turn: Turn) -> None:
+        self._prefix = f"chat:{turn.conversation_id}:{turn.message_id}"
+        self._seen: Counter[str] = Counter()
+
+    def next(self, tool: str, arguments: dict[str, Any], call_id: str | None) -> str:
+        if call_id:
+            identity = call_id if _KEY_SAFE.fullmatch(call_id) else _digest(call_id)
+        else:
+            identity = _digest(tool + "\0" + json.dumps(arguments, sort_keys=True, separators=(",", ":")))
+        self._seen[identity] += 1
+        return f"{self._prefix}:{identity}:{self._seen[identity]}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _call_id_meta(context: MCPToolMetaContext) -> dict[str, Any] | None:
+    """The SDK's meta resolver hook is the one place where the tool call's id is in reach."""
+    run_context = context.run_context
+    if isinstance(run_context, ToolContext) and run_context.tool_call_id:
+        return {_CALL_ID_META: str(run_context.tool_call_id)}
+    return None
+
+
+def refusal(message: str) -> CallToolResult:
+    """What the model reads when the confirmation rule refuses a call: a tool error like the server's."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=message)],
+        is_error=True,
+        _meta={ERROR_META_KEY: {"code": "confirmation_required", "message": message}},
+    )
+
+
+class TaskTools(MCPServer):
+    """One cheap instance per turn, bound to the caller's token, the turn and its guard."""
+
+    def __init__(
+        self,
+        client: TaskServerClient,
+        token: str,
+        turn: Turn,
+        guard: TurnGuard,
+        request_id: str | None = None,
+    ) -> None:
+        # Structured content is the tool's typed result; the text content duplicates it.
+        super().__init__(use_structured_content=True, tool_meta_resolver=_call_id_meta)
+        self._client = client
+        self._token = token
+        self._turn = turn
+        self._guard = guard
+        self._keys = IdempotencyKeys(turn)
+        self._request_id = request_id
+
+    @property
+    def name(self) -> str:
+        return "tasks"
+
+    async def connect(self) -> None:
+        """Nothing to open: every call is a self-contained HTTP request on the shared pool."""
+
+    async def cleanup(self) -> None:
+        """Nothing to close."""
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
+        return (await self._client.catalog(self._token, self._request_id)).for_model
+
+    async def call_tool(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
+        arguments = {key: value for key, value in (arguments or {}).items() if key != IDEMPOTENCY_KEY}
+        catalog = await self._client.catalog(self._token, self._request_id)
+        # The guard reserves synchronously, so calls the SDK runs concurrently count against each other.
+        admission = self._guard.admit(tool_name, arguments)
+        if admission.refusal is not None:
+            return refusal(admission.refusal)
+        keyed = catalog.takes_idempotency_key(tool_name)
+        if keyed:
+            call_id = (meta or {}).get(_CALL_ID_META)
+            arguments[IDEMPOTENCY_KEY] = self._keys.next(
+                tool_name, arguments, str(call_id) if call_id else None
+            )
+        result = await self._client.call_tool(
+            self._token,
+            tool_name,
+            arguments,
+            self._request_id,
+            meta=self._turn.marker,
+            retry=keyed or catalog.read_only(tool_name),
+        )
+        self._guard.settle(
+            tool_name, admission, is_error=bool(result.is_error), result=result.structured_content
+        )
+        return result
+
+    async def list_prompts(self) -> ListPromptsResult:
+        return ListPromptsResult(prompts=[])
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> GetPromptResult:
+        raise NotImplementedError("the task server has no prompts")
