@@ -21,7 +21,7 @@ from shared.schemas import ToolCallRecord
 
 from .task_server import IDEMPOTENCY_KEY
 
-# Below the task server's own limits (mcp_task_server/conversation_tools.py: 1000 calls, 4 MiB, a reply of
+# Below the task server's own limits (mcp_task_server/conversations/tools.py: 1000 calls, 4 MiB, a reply of
 # 32,000 characters), with room to spare so a change of measure there never fails a turn here.
 RECORD_MAX_CALLS = 1000
 RECORD_MAX_BYTES = 3 * 1024 * 1024

@@ -29,7 +29,7 @@ from shared.schemas import ERROR_META_KEY
 from .activity.tools import register_activity_tools
 from .auth import build_auth_provider
 from .context import STATE_KEY, AppState
-from .conversation_tools import register_conversation_tools
+from .conversations.tools import register_conversation_tools
 from .db import create_autocommit_sessionmaker, create_engine, create_sessionmaker, ping
 from .errors import TaskServerError
 from .purge import purge_forever

@@ -18,7 +18,7 @@ from chat_gateway.agent_tools import IdempotencyKeys, Turn
 from chat_gateway.task_server import ToolCatalog
 from chat_gateway.tool_records import RECORD_MAX_BYTES, RECORD_MAX_CALLS, REPLY_MAX_CHARS, fit_for_record
 from chat_gateway.turn_guard import TurnGuard, offered_tokens
-from mcp_task_server.conversation_tools import MAX_TOOL_CALLS_BYTES, MAX_TOOL_CALLS_PER_REPLY
+from mcp_task_server.conversations.tools import MAX_TOOL_CALLS_BYTES, MAX_TOOL_CALLS_PER_REPLY
 from mcp_task_server.models import MESSAGE_MAX
 from shared.schemas import MessageOut, ToolCallRecord
 

@@ -18,12 +18,12 @@ from pydantic import Field
 
 from shared.schemas import ConversationPage, MessagePage, ReplyRecorded, ToolCallRecord, TurnStarted
 
-from .context import read_only, user_session
-from .conversations.repository import ConversationRepository
-from .conversations.service import ConversationService
-from .errors import InvalidArgument
-from .models import MESSAGE_MAX
-from .toolkit import hints
+from ..context import read_only, user_session
+from ..errors import InvalidArgument
+from ..models import MESSAGE_MAX
+from ..toolkit import hints
+from .repository import ConversationRepository
+from .service import ConversationService
 
 CONVERSATION_TAG = "conversation"
 MAX_TOOL_CALLS_PER_REPLY = 1000
