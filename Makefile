@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck lock bench bench-model clean
+.PHONY: install run test check lint format typecheck lock bench bench-model fuzz clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ typecheck: install
 	$(PY) -m mypy .
 
 check: lint typecheck test
+
+# schemathesis against the gateway's OpenAPI for longer than `make test` does, with fresh random inputs
+# each run (FUZZ_EXAMPLES per operation and generation mode; the test suite uses 40, derandomized).
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest tests/chat_gateway/test_openapi_fuzz.py -q -s
 
 # The hot paths against their floors on real services (BENCH_SECONDS sets the sustained-load length).
 bench: install

@@ -18,7 +18,13 @@ def main() -> None:
     settings = load_or_exit(GatewaySettings, "chat_gateway")
     configure_logging(settings.log_level)
     logger.info("model: %s; task server: %s", settings.model_name, settings.mcp_task_server_url)
-    serve(create_app(settings), settings.gateway_host, settings.gateway_port, settings.log_level)
+    serve(
+        create_app(settings),
+        settings.gateway_host,
+        settings.gateway_port,
+        settings.log_level,
+        drain_seconds=settings.shutdown_drain_seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -12,24 +12,67 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import Principal
 from shared.schemas import ConversationPage, MessagePage, ToolCallRecord
+from shared.validation import BIGINT_MAX, Id, StorableText
 
 from .deps import Chat, Limiter, PathUser, RequestId, Tasks
-from .errors import InvalidRequest
+from .errors import Error, InvalidRequest, TurnError
 from .ratelimit import RateLimiter
 from .turns import TurnEvent
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
 
-ConversationId = Annotated[int, Field(gt=0, le=2**63 - 1)]
+# The settings' ceiling for `message_max_chars`; app.py states the configured limit in the document.
+MESSAGE_MAX_CHARS_CEILING = 32_000
+CURSOR_MAX_CHARS = 512
+Cursor = Annotated[
+    StorableText | None, Query(max_length=CURSOR_MAX_CHARS, description="`next_cursor` of the page before.")
+]
+
+_DESCRIPTIONS = {
+    400: "The body could not be read.",
+    401: "No valid bearer token.",
+    403: "The path's user id is not the token's subject.",
+    404: "No such conversation (or not the caller's).",
+    409: "The data changed in the meantime, or the change needs confirmation.",
+    413: "The body is over the size limit.",
+    422: "A field is missing, of the wrong type, or out of range; the message names it.",
+    429: "Over the per-user rate limit; retry after `Retry-After` seconds.",
+    503: "The task service, the language model or the identity provider's keys are unavailable.",
+    504: "The turn or the task service took too long.",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before the next message.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def error_responses(*statuses: int, model: type[BaseModel] = Error) -> dict[int | str, dict[str, Any]]:
+    """What a route documents for its failures: each status in the one error shape."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        responses[status] = {"model": model, "description": _DESCRIPTIONS[status]}
+        if status in _HEADERS:
+            responses[status]["headers"] = _HEADERS[status]
+    return responses
+
+
+_CHAT_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 504, model=TurnError)
+_READ_ERRORS = error_responses(401, 403, 413, 422, 503, 504)
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: ConversationId | None = Field(
-        default=None, description="Omit to start a new conversation."
+    conversation_id: Id | None = Field(default=None, description="Omit to start a new conversation.")
+    message: StorableText = Field(
+        min_length=1, max_length=MESSAGE_MAX_CHARS_CEILING, description="What the user said."
     )
-    message: str = Field(min_length=1, max_length=32_000, description="What the user said.")
 
 
 class ChatResponse(BaseModel):
@@ -50,7 +93,12 @@ async def _admit(request: Request, body: ChatRequest, principal: Principal, limi
     return body.message
 
 
-@router.post("/chat", response_model=ChatResponse, summary="Send a message and get the assistant's reply")
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Send a message and get the assistant's reply",
+    responses=_CHAT_ERRORS,
+)
 async def chat(
     request: Request,
     body: ChatRequest,
@@ -75,7 +123,8 @@ async def chat(
             "content": {"text/event-stream": {}},
             "description": "start, delta, tool_call, "
             "tool_result, then done (or error) events, each with a JSON body.",
-        }
+        },
+        **_CHAT_ERRORS,
     },
 )
 async def chat_stream(
@@ -102,14 +151,17 @@ async def _sse(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:
 
 
 @router.get(
-    "/conversations", response_model=ConversationPage, summary="The user's conversations, latest first"
+    "/conversations",
+    response_model=ConversationPage,
+    summary="The user's conversations, latest first",
+    responses=_READ_ERRORS,
 )
 async def conversations(
     principal: PathUser,
     tasks: Tasks,
     request_id: RequestId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
 ) -> ConversationPage:
     assert principal.token is not None
     return await tasks.list_conversations(principal.token, limit, cursor, request_id)
@@ -119,14 +171,15 @@ async def conversations(
     "/conversations/{conversation_id}/messages",
     response_model=MessagePage,
     summary="A conversation's messages, oldest first; `next_cursor` pages back in time",
+    responses={**_READ_ERRORS, **error_responses(404)},
 )
 async def messages(
     principal: PathUser,
     tasks: Tasks,
     request_id: RequestId,
-    conversation_id: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    conversation_id: Annotated[int, Path(gt=0, le=BIGINT_MAX)],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
 ) -> MessagePage:
     assert principal.token is not None
     return await tasks.conversation_messages(principal.token, conversation_id, limit, cursor, request_id)

@@ -5,22 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from agents import Model
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.identity import build_key_source, build_verifier
 from shared.request_id import RequestIdMiddleware
+from shared.validation import BIGINT_MAX
 
-from .api import router
+from .api import error_responses, router
 from .errors import GatewayError
 from .llm import build_model
 from .metrics import MetricsMiddleware, metrics_endpoint
 from .ratelimit import build_rate_limiter
+from .readiness import readiness_response
 from .security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from .settings import GatewaySettings
 from .task_server import TaskServerClient
@@ -41,9 +45,17 @@ _STATUS_CODES = {
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    conversation_id: int | None = None,
 ) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def create_app(settings: GatewaySettings, *, model: Model | None = None) -> FastAPI:
@@ -80,6 +92,7 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
     app.include_router(router)
     _add_operational_routes(app)
     _add_error_handlers(app)
+    _state_configured_limits(app, settings)
     # Added innermost first: the request id wraps everything, so every log line and error carries it.
     app.add_middleware(MetricsMiddleware)
     if settings.cors_allow_origins:
@@ -103,23 +116,69 @@ def _add_operational_routes(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.get(
-        "/readyz", tags=["operations"], summary="The task server and the identity provider's keys answer"
+        "/readyz",
+        tags=["operations"],
+        summary="Ready for chat turns: not draining, the task server answers, tokens can be verified",
+        responses={200: {"content": {"application/json": {}}}, **error_responses(503)},
     )
     async def readyz(request: Request) -> JSONResponse:
-        tasks_ready = await request.app.state.tasks.ready()
-        keys_ready = await request.app.state.keys.ready()
-        if tasks_ready and keys_ready:
-            return JSONResponse({"status": "ready"})
-        down = [name for name, ok in (("task_server", tasks_ready), ("jwks", keys_ready)) if not ok]
-        return error_response(503, "unavailable", "Not ready: " + ", ".join(down) + " unreachable.")
+        return await readiness_response(request.app.state.tasks, request.app.state.keys)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+
+
+def _state_configured_limits(app: FastAPI, settings: GatewaySettings) -> None:
+    """The document states the limits this deployment enforces: the request model carries the settings'
+    ceiling (it is defined once, at import), the configured `message_max_chars` is the real one."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            message = document["components"]["schemas"]["ChatRequest"]["properties"]["message"]
+            message["maxLength"] = settings.message_max_chars
+            app.openapi_schema = _exact_bounds(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+
+
+def _exact_bounds(node: Any) -> Any:
+    """FastAPI's OpenAPI model holds numeric bounds as floats, which turns the bigint maximum into 2**63
+    (a value the API refuses): write integral bounds back as the exact integers they came from."""
+    if isinstance(node, dict):
+        return {
+            key: _integral(value) if key in _BOUNDS else _exact_bounds(value) for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_exact_bounds(item) for item in node]
+    return node
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return BIGINT_MAX if value == float(BIGINT_MAX) else int(value)
+    return value
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, error: GatewayError) -> JSONResponse:
-        return error_response(error.status_code, error.code, error.message, error.headers)
+        return error_response(
+            error.status_code,
+            error.code,
+            error.message,
+            error.headers,
+            conversation_id=error.conversation_id,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
+
 
 class GatewayError(Exception):
     status_code = 500
@@ -11,6 +13,8 @@ class GatewayError(Exception):
     def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         self.message = message or self.default_message
         self.headers = headers or {}
+        # Set when a chat turn failed after it was stored, so the client can open that conversation.
+        self.conversation_id: int | None = None
         super().__init__(self.message)
 
 
@@ -87,3 +91,21 @@ class ModelUnavailable(GatewayError):
     status_code = 503
     code = "model_unavailable"
     default_message = "The language model is unavailable. Try again in a moment."
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable and machine-readable, e.g. `invalid_request`, `rate_limited`.")
+    message: str = Field(description="For people; names the field at fault. Never echoes the input.")
+
+
+class Error(BaseModel):
+    """The one error shape every route answers with."""
+
+    error: ErrorDetail
+
+
+class TurnError(BaseModel):
+    """A chat turn's error: `conversation_id` is there when the turn was stored before it failed."""
+
+    error: ErrorDetail
+    conversation_id: int | None = Field(default=None, description="The conversation the turn was stored in.")

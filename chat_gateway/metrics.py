@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import KeyStatus
 
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -18,6 +20,24 @@ HTTP_LATENCY = Histogram(
 )
 CHAT_TURNS = Counter("gateway_chat_turns_total", "Chat turns by outcome (ok, or the error code)", ["outcome"])
 TOOL_CALLS = Counter("gateway_tool_calls_total", "Tool calls made by the agent", ["tool", "is_error"])
+JWKS_USABLE = Gauge("gateway_jwks_usable", "1 while tokens can be verified (cached keys count), else 0")
+JWKS_AGE = Gauge(
+    "gateway_jwks_age_seconds", "Seconds since the last successful JWKS fetch (-1: fixed keys or none yet)"
+)
+JWKS_LAST_ERROR = Gauge(
+    "gateway_jwks_last_error_timestamp_seconds",
+    "When the last JWKS fetch failed, if it failed after the last success (0: no error since)",
+)
+JWKS_FAILURES = Gauge(
+    "gateway_jwks_consecutive_failures", "JWKS fetches that failed in a row since the last success"
+)
+
+
+def observe_keys(status: KeyStatus) -> None:
+    JWKS_USABLE.set(1 if status.usable else 0)
+    JWKS_AGE.set(-1 if status.age_seconds is None else status.age_seconds)
+    JWKS_LAST_ERROR.set(status.last_error_at or 0)
+    JWKS_FAILURES.set(status.consecutive_failures)
 
 
 def _route_template(scope: Scope) -> str:
@@ -53,5 +73,8 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-async def metrics_endpoint(_: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    keys = getattr(request.app.state, "keys", None)
+    if keys is not None:
+        observe_keys(keys.status())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

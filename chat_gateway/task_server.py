@@ -282,13 +282,26 @@ class TaskServerClient:
         content: str,
         tool_calls: list[ToolCallRecord],
         request_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> ReplyRecorded:
-        arguments = {
+        """With `idempotency_key` (one per turn), a transport failure is retried once: if the first try
+        was stored after all, the task server answers the retry with its result and stores nothing."""
+        arguments: dict[str, Any] = {
             "conversation_id": conversation_id,
             "content": content,
             "tool_calls": [call.model_dump(mode="json") for call in tool_calls],
         }
-        return await self._typed_call(token, "record_reply", arguments, ReplyRecorded, request_id)
+        if idempotency_key is not None:
+            arguments[IDEMPOTENCY_KEY] = idempotency_key
+        return await self._typed_call(
+            token,
+            "record_reply",
+            arguments,
+            ReplyRecorded,
+            request_id,
+            retry=idempotency_key is not None,
+        )
 
     async def list_conversations(
         self, token: str, limit: int, cursor: str | None, request_id: str | None = None

@@ -114,9 +114,12 @@ class ChatService:
             list(history_to_input(started.messages[-limit:])),
         )
 
-    async def _finish(self, principal: Principal, outcome: TurnOutcome, request_id: str | None) -> None:
+    async def _finish(
+        self, principal: Principal, turn: Turn, outcome: TurnOutcome, request_id: str | None
+    ) -> None:
         """Store the reply. The tools have run by now, so what is stored is fitted to the task server's
-        limits rather than refused by them."""
+        limits rather than refused by them. The key names the turn (its user message), so the one retry
+        on a lost connection, answered by whichever task server replica, never stores the reply twice."""
         assert principal.token is not None
         await self.tasks.record_reply(
             principal.token,
@@ -124,6 +127,7 @@ class ChatService:
             fit_reply(outcome.response),
             fit_for_record(outcome.tool_calls),
             request_id,
+            idempotency_key=reply_key(turn),
         )
 
     async def run_turn(
@@ -144,7 +148,7 @@ class ChatService:
         outcome = TurnOutcome(
             conversation_id, str(result.final_output or ""), collect_tool_calls(result.new_items)
         )
-        await self._finish(principal, outcome, request_id)
+        await self._finish(principal, started.turn, outcome, request_id)
         _count(outcome)
         return outcome
 
@@ -174,7 +178,7 @@ class ChatService:
             outcome = TurnOutcome(
                 conversation_id, str(run.final_output or ""), collect_tool_calls(run.new_items)
             )
-            await self._finish(principal, outcome, request_id)
+            await self._finish(principal, started.turn, outcome, request_id)
         except Exception as e:
             run.cancel()
             error = e if isinstance(e, GatewayError) else _turn_error(e)
@@ -191,6 +195,11 @@ class ChatService:
                 "tool_calls": [call.model_dump(mode="json") for call in outcome.tool_calls],
             },
         )
+
+
+def reply_key(turn: Turn) -> str:
+    """The idempotency key of a turn's reply: the same on every gateway replica, unique per turn."""
+    return f"reply:{turn.conversation_id}:{turn.message_id}"
 
 
 def _count(outcome: TurnOutcome) -> None:

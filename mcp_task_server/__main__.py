@@ -19,7 +19,7 @@ from shared.local_auth import LocalSigner
 from shared.logging import configure_logging
 from shared.settings import load_or_exit
 
-from .migrate import upgrade
+from .migrate import CANNOT_CONNECT, DatabaseUnreachable, cannot_open, upgrade
 from .settings import TaskServerSettings
 
 logger = logging.getLogger("mcp_task_server")
@@ -43,6 +43,9 @@ def _migrate(settings: TaskServerSettings) -> None:
     except ValueError as e:
         print(f"mcp_task_server: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except DatabaseUnreachable as e:
+        print(f"mcp_task_server: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
     logger.info("database schema is up to date")
 
 
@@ -63,7 +66,11 @@ def _purge(settings: TaskServerSettings) -> None:
             return
         print("purged: " + ", ".join(f"{n} {name}" for name, n in purged.counts.items()))
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except CANNOT_CONNECT as e:
+        print(f"mcp_task_server: {cannot_open(settings.sqlalchemy_url(), e)}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _serve_http(settings: TaskServerSettings) -> None:
@@ -73,7 +80,13 @@ def _serve_http(settings: TaskServerSettings) -> None:
 
     app = create_http_app(settings)
     logger.info("serving MCP at %s/mcp", settings.public_url)
-    serve(app, settings.task_server_host, settings.task_server_port, settings.log_level)
+    serve(
+        app,
+        settings.task_server_host,
+        settings.task_server_port,
+        settings.log_level,
+        drain_seconds=settings.shutdown_drain_seconds,
+    )
 
 
 def _serve_stdio(settings: TaskServerSettings) -> None:

@@ -12,6 +12,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from shared.validation import BIGINT_MAX
+
 from .errors import InvalidArgument
 
 _BAD_CURSOR = "The cursor is not valid. Call again without `cursor` to start from the first page."
@@ -26,7 +28,7 @@ def decode(cursor: str, kind: str) -> dict[str, Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as e:
+    except (binascii.Error, ValueError, RecursionError) as e:
         raise InvalidArgument(_BAD_CURSOR) from e
     if not isinstance(payload, dict) or payload.get("k") != kind:
         raise InvalidArgument(_BAD_CURSOR)
@@ -35,7 +37,8 @@ def decode(cursor: str, kind: str) -> dict[str, Any]:
 
 def int_field(payload: dict[str, Any], key: str) -> int:
     value = payload.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    # Anything that is not a positive bigint would fail in PostgreSQL (out of range) instead of here.
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= BIGINT_MAX:
         raise InvalidArgument(_BAD_CURSOR)
     return value
 

@@ -42,6 +42,19 @@ def normalize_database_url(url: str) -> str:
     return urlunsplit(SplitResult("postgresql+psycopg", parts.netloc, parts.path, parts.query, ""))
 
 
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy's engine logger, once an operator turns it up to DEBUG, prints every result row; rows
+    hold task titles and chat text, so they never reach the log (the SQL, without values, still does)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Row %r"
+
+
+_ENGINE_LOGGER = logging.getLogger("sqlalchemy.engine.Engine")
+if not any(isinstance(f, _NoResultRows) for f in _ENGINE_LOGGER.filters):
+    _ENGINE_LOGGER.addFilter(_NoResultRows())
+
+
 def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000) -> AsyncEngine:
     return create_async_engine(
         normalize_database_url(url),
@@ -55,6 +68,9 @@ def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 
         # pool, so one call per process sees the restart.
         pool_pre_ping=False,
         pool_recycle=1800,
+        # SQL, when an operator turns SQLAlchemy's logger up, and database errors carry the statement
+        # without its values: they are task titles and chat text.
+        hide_parameters=True,
         connect_args={
             # A runaway query fails the call instead of holding a connection forever.
             "options": f"-c statement_timeout={statement_timeout_ms}",

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastmcp import FastMCP
-from fastmcp.exceptions import ValidationError
+from fastmcp.exceptions import NotFoundError, ValidationError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from mcp_types import CallToolRequestParams, TextContent
@@ -25,6 +25,7 @@ from shared.auth import KeySource
 from shared.identity import build_key_source, build_verifier
 from shared.request_id import RequestIdMiddleware
 from shared.schemas import ERROR_META_KEY
+from shared.serve import draining
 
 from .activity.tools import register_activity_tools
 from .auth import build_auth_provider
@@ -85,6 +86,11 @@ class ErrorMiddleware(Middleware):
             if isinstance(cause, PydanticValidationError):
                 return error_result("invalid_argument", describe_validation_error(cause))
             return error_result("invalid_argument", "Invalid arguments.")
+        except NotFoundError:
+            # An unknown tool name: the client's mistake, in the same shape as every other error.
+            name = context.message.name
+            shown = name if len(name) <= 64 else name[:64] + "..."
+            return error_result("not_found", f"There is no tool named {shown!r}; tools/list shows the tools.")
 
 
 class Runtime:
@@ -166,6 +172,12 @@ def _add_health_routes(mcp: FastMCP, runtime: Runtime) -> None:
 
     @mcp.custom_route("/readyz", methods=["GET"])
     async def readyz(_: Request) -> JSONResponse:
+        if draining():
+            # Shutting down: a balancer should send no new work here, though what comes is still served.
+            return JSONResponse(
+                {"error": {"code": "draining", "message": "Shutting down: still serving, not taking work."}},
+                status_code=503,
+            )
         state = runtime.state
         if state is None or not await ping(state.engine):
             return JSONResponse(

@@ -7,8 +7,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastmcp import Context
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.validation import Id, check_storable
 
 from . import idempotency
 from .context import Origin, call_origin, user_session
@@ -17,19 +19,25 @@ from .models import IDEMPOTENCY_KEY_MAX
 ResultT = TypeVar("ResultT", bound=BaseModel)
 Work = Callable[[AsyncSession, str, Origin], Awaitable[ResultT]]
 
-TaskId = Annotated[int, Field(gt=0, le=2**63 - 1, description="The task's id, as shown by list_tasks.")]
+# Every argument type is strict: JSON `true` is not the id 1, and "5" is not the number 5.
+TaskId = Annotated[Id, Field(description="The task's id, as shown by list_tasks.")]
+# Text PostgreSQL can store (no NUL, no lone surrogate; see shared.validation), checked after a field's own
+# length and pattern limits, which so keep their messages ("at most 200 characters") and their place in the
+# JSON schema: `Annotated[str, Field(max_length=...), STORABLE]`.
+STORABLE = AfterValidator(check_storable)
+CursorText = Annotated[str, Field(max_length=512), STORABLE]
 IdempotencyKey = Annotated[
-    str | None,
+    Annotated[
+        str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX, pattern=r"^[A-Za-z0-9._:-]+$"), STORABLE
+    ]
+    | None,
     Field(
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_MAX,
-        pattern=r"^[A-Za-z0-9._:-]+$",
         description="Optional. A retry with the same key and arguments within 24 hours returns the first "
         "result and changes nothing.",
     ),
 ]
 ExpectedVersion = Annotated[
-    int | None,
+    StrictInt | None,
     Field(
         ge=1,
         le=2**31 - 1,

@@ -29,6 +29,9 @@ MAX_JWKS_BYTES: Final = 256 * 1024
 MAX_SUBJECT_LENGTH: Final = 255
 # The longest a token naming an unknown kid waits for the next allowed JWKS fetch (see _refresh).
 MAX_ROTATION_WAIT: Final = 5.0
+# How long keys from the last successful JWKS fetch keep verifying tokens while every refresh fails. Past
+# it, a key the provider has revoked could still be trusted, so the service refuses (503) and is not ready.
+MAX_KEY_AGE: Final = 3600.0
 _REQUIRED_CLAIMS: Final = ("exp", "iat", "sub", "iss", "aud")
 
 AuthErrorReason = Literal[
@@ -70,6 +73,17 @@ class KeysUnavailable(AuthError):
         super().__init__("keys_unavailable", message)
 
 
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """What a readiness probe reports about the signing keys."""
+
+    usable: bool  # Tokens can be verified now (cached keys count while younger than MAX_KEY_AGE).
+    age_seconds: float | None = None  # Since the last successful fetch; None for fixed keys or none yet.
+    last_error: str | None = None  # The last failed fetch, when it failed after the last success.
+    last_error_at: float | None = None  # Its wall-clock time (seconds since the epoch).
+    consecutive_failures: int = 0
+
+
 class KeySource(Protocol):
     async def key_for(self, kid: str | None, alg: str) -> jwt.PyJWK:
         """The key named by `kid` that fits `alg`; raises AuthError or KeysUnavailable."""
@@ -77,6 +91,10 @@ class KeySource(Protocol):
 
     async def ready(self) -> bool:
         """Whether keys are (or can now be) loaded, for readiness probes."""
+        ...
+
+    def status(self) -> KeyStatus:
+        """The keys' state as it stands, without fetching anything."""
         ...
 
 
@@ -174,6 +192,9 @@ class StaticKeySource:
     async def ready(self) -> bool:
         return True
 
+    def status(self) -> KeyStatus:
+        return KeyStatus(usable=True)
+
 
 class JwksKeySource:
     """A remote JWKS, cached, refetched when stale or when a token names an unknown kid.
@@ -191,6 +212,7 @@ class JwksKeySource:
         cache_ttl: float = 300.0,
         min_refresh_interval: float = 5.0,
         timeout: float = 5.0,
+        max_key_age: float = MAX_KEY_AGE,
     ) -> None:
         self._url = url
         self._owns_client = client is None
@@ -198,7 +220,11 @@ class JwksKeySource:
         self._cache_ttl = cache_ttl
         self._min_refresh_interval = min_refresh_interval
         self._timeout = timeout
+        self._max_key_age = max(max_key_age, cache_ttl)
         self._keys: _KeySet | None = None
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None
+        self._failures = 0
         self._fetched_at = 0.0
         self._attempted_at: float | None = None
         self._inflight: asyncio.Task[None] | None = None
@@ -217,6 +243,16 @@ class JwksKeySource:
             return False
         return True
 
+    def status(self) -> KeyStatus:
+        age = None if self._keys is None else time.monotonic() - self._fetched_at
+        return KeyStatus(
+            usable=age is not None and age <= self._max_key_age,
+            age_seconds=age,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            consecutive_failures=self._failures,
+        )
+
     async def aclose(self) -> None:
         if (task := self._inflight) is not None:
             task.cancel()
@@ -225,10 +261,14 @@ class JwksKeySource:
             await self._client.aclose()
 
     async def _usable_keys(self) -> _KeySet:
-        if self._keys is None:
+        if self._keys is None or time.monotonic() - self._fetched_at > self._max_key_age:
             await self._refresh()
             if self._keys is None:
                 raise KeysUnavailable(f"could not fetch the JWKS from {self._url}")
+            if time.monotonic() - self._fetched_at > self._max_key_age:
+                raise KeysUnavailable(
+                    f"the JWKS at {self._url} has not been fetched for over {self._max_key_age:.0f} s"
+                )
         elif time.monotonic() - self._fetched_at > self._cache_ttl:
             # Stale keys keep serving while a refresh runs in the background, so a provider that hangs
             # delays no request; only a token naming a kid we do not know waits for the new set.
@@ -268,6 +308,9 @@ class JwksKeySource:
         try:
             keys = await self._fetch()
         except Exception as exc:
+            self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+            self._last_error_at = time.time()
+            self._failures += 1
             # Whatever went wrong (network, status, size, JSON, no usable key), the previous keys stay in
             # place: an outage at the provider should not log out every user whose key we already know.
             if self._keys is None:
@@ -283,6 +326,8 @@ class JwksKeySource:
         else:
             self._keys = keys
             self._fetched_at = time.monotonic()
+            self._last_error = self._last_error_at = None
+            self._failures = 0
             logger.debug("Loaded %d signing keys from %s", len(keys), self._url)
         finally:
             self._inflight = None

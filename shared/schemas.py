@@ -6,10 +6,13 @@ a client written against the seed still works and a new one gets everything in o
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shared.validation import check_storable
 
 # Where a failed tool call's stable `{"code", "message"}` travels: the result's `_meta`, beside the
 # message in the text content. (`structuredContent` would be checked against the output schema.)
@@ -138,6 +141,60 @@ class ToolCallRecord(WireModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     result: Any = None
     is_error: bool = False
+
+
+# What a stored tool-call record may hold (record_reply refuses anything else as `invalid_argument`):
+# objects and arrays nested at most this deep, text PostgreSQL can store, and integers of at most 64 bits.
+TOOL_CALL_MAX_DEPTH = 32
+_INT_LIMIT = 2**64
+
+
+def check_storable_json(value: Any) -> Any:
+    """Accept only a JSON value PostgreSQL's jsonb can store and that serializes without recursing deep.
+
+    The walk is iterative, so a value nested thousands deep is refused with a clear message instead of
+    exhausting the stack; it never echoes the value back.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            check_storable(item)
+        elif isinstance(item, int):
+            if not -_INT_LIMIT < item < _INT_LIMIT:
+                raise ValueError("integers must fit in 64 bits")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("numbers must be finite")
+        elif isinstance(item, (dict, list)):
+            if depth >= TOOL_CALL_MAX_DEPTH:
+                raise ValueError(f"must not nest objects and arrays more than {TOOL_CALL_MAX_DEPTH} deep")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        raise ValueError("object keys must be strings")
+                    check_storable(key)
+                    pending.append((child, depth + 1))
+            else:
+                pending.extend((child, depth + 1) for child in item)
+        else:
+            raise ValueError("must be JSON: objects, arrays, strings, numbers, booleans and null")
+    return value
+
+
+class ToolCallInput(ToolCallRecord):
+    """A tool-call record as record_reply takes it: the same shape, checked to be storable.
+
+    The gateway builds plain `ToolCallRecord`s from whatever the model produced; validating them here, at
+    the task server's boundary, turns an unstorable one into `invalid_argument` instead of an internal error.
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(check_storable)]
+    arguments: Annotated[dict[str, Any], AfterValidator(check_storable_json)] = Field(default_factory=dict)
+    result: Annotated[Any, AfterValidator(check_storable_json)] = None
+    is_error: bool = Field(default=False, strict=True)
 
 
 class MessageOut(WireModel):

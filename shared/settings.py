@@ -56,6 +56,13 @@ class CommonSettings(BaseSettings):
         description="Accepted `aud` values (comma list). Defaults to the issuer, as Better Auth does.",
     )
     log_level: LogLevel = "INFO"
+    shutdown_drain_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="After SIGTERM, how long /readyz answers 503 `draining` while requests are still "
+        "served, so a load balancer can stop sending traffic; 0 stops at once.",
+    )
     data_dir: Path = Field(
         default=Path(".data"),
         description="Local state for development: the local signing key and the embedded PostgreSQL.",

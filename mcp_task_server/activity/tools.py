@@ -6,19 +6,18 @@ from typing import Annotated
 
 from fastmcp import Context, FastMCP
 from fastmcp.tools import FunctionTool, Tool
-from pydantic import Field
+from pydantic import Field, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.schemas import ActivityPage, UndoResult
+from shared.validation import Id
 
 from ..context import Origin, read_only
 from ..tasks.repository import TaskRepository
 from ..tasks.tools import TASK_TAG
-from ..toolkit import IdempotencyKey, hints, write
+from ..toolkit import CursorText, IdempotencyKey, hints, write
 from .repository import ActivityRepository
 from .service import ActivityService
-
-ChangeId = Annotated[int, Field(gt=0, le=2**63 - 1, description="A change's id, as list_activity shows.")]
 
 
 def _service(session: AsyncSession, user_id: str, origin: Origin) -> ActivityService:
@@ -28,10 +27,8 @@ def _service(session: AsyncSession, user_id: str, origin: Origin) -> ActivitySer
 async def undo(
     ctx: Context,
     change_id: Annotated[
-        int | None,
+        Id | None,
         Field(
-            gt=0,
-            le=2**63 - 1,
             description="Optional: the change to revert, from list_activity. Omit it to revert the latest.",
         ),
     ] = None,
@@ -54,12 +51,10 @@ async def undo(
 
 async def list_activity(
     ctx: Context,
-    task_id: Annotated[
-        int | None, Field(gt=0, le=2**63 - 1, description="Only this task's history; omit for all tasks.")
-    ] = None,
-    limit: Annotated[int, Field(ge=1, le=100, description="Most changes to return.")] = 20,
+    task_id: Annotated[Id | None, Field(description="Only this task's history; omit for all tasks.")] = None,
+    limit: Annotated[StrictInt, Field(ge=1, le=100, description="Most changes to return.")] = 20,
     cursor: Annotated[
-        str | None, Field(max_length=512, description="`next_cursor` from a previous call: older changes.")
+        CursorText | None, Field(description="`next_cursor` from a previous call: older changes.")
     ] = None,
 ) -> ActivityPage:
     """The user's recent changes to their tasks, newest first: what changed (before and after), when,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared.schemas import (
     ConversationOut,
     ConversationPage,
@@ -53,7 +55,7 @@ class ConversationService:
         )
 
     async def record_reply(
-        self, conversation_id: int, content: str, tool_calls: list[ToolCallRecord]
+        self, conversation_id: int, content: str, tool_calls: Sequence[ToolCallRecord]
     ) -> ReplyRecorded:
         records = [call.model_dump(mode="json") for call in tool_calls]
         message_id = await self.repo.reply(self.user_id, conversation_id, content, records)

@@ -14,14 +14,22 @@ from typing import Annotated, Any
 from fastmcp import Context, FastMCP
 from fastmcp.tools import FunctionTool, Tool
 from mcp_types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, StrictInt
 
-from shared.schemas import ConversationPage, MessagePage, ReplyRecorded, ToolCallRecord, TurnStarted
+from shared.schemas import (
+    TOOL_CALL_MAX_DEPTH,
+    ConversationPage,
+    MessagePage,
+    ReplyRecorded,
+    ToolCallInput,
+    TurnStarted,
+)
+from shared.validation import Id
 
 from ..context import read_only, user_session
 from ..errors import InvalidArgument
 from ..models import MESSAGE_MAX
-from ..toolkit import hints
+from ..toolkit import STORABLE, CursorText, IdempotencyKey, hints, write
 from .repository import ConversationRepository
 from .service import ConversationService
 
@@ -29,19 +37,22 @@ CONVERSATION_TAG = "conversation"
 MAX_TOOL_CALLS_PER_REPLY = 1000
 MAX_TOOL_CALLS_BYTES = 4 * 1024 * 1024
 
-ConversationId = Annotated[int, Field(gt=0, le=2**63 - 1, description="The conversation's id.")]
-PageCursor = Annotated[str | None, Field(max_length=512, description="`next_cursor` from a previous call.")]
+ConversationId = Annotated[Id, Field(description="The conversation's id.")]
+PageCursor = Annotated[CursorText | None, Field(description="`next_cursor` from a previous call.")]
 
 
 async def start_turn(
     ctx: Context,
-    message: Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX, description="The user's message.")],
+    message: Annotated[
+        str, Field(min_length=1, max_length=MESSAGE_MAX, description="The user's message."), STORABLE
+    ],
     conversation_id: Annotated[
-        int | None,
-        Field(gt=0, le=2**63 - 1, description="Continue this conversation; omit to start a new one."),
+        Id | None,
+        Field(description="Continue this conversation; omit to start a new one."),
     ] = None,
     history_limit: Annotated[
-        int, Field(ge=1, le=200, description="How many of the latest messages to return, this one included.")
+        StrictInt,
+        Field(ge=1, le=200, description="How many of the latest messages to return, this one included."),
     ] = 20,
 ) -> TurnStarted:
     """Store the user's message (in a new or an existing conversation) and return the recent window."""
@@ -54,25 +65,46 @@ async def start_turn(
 async def record_reply(
     ctx: Context,
     conversation_id: ConversationId,
-    content: Annotated[str, Field(max_length=MESSAGE_MAX, description="The assistant's reply text.")],
+    content: Annotated[
+        str, Field(max_length=MESSAGE_MAX, description="The assistant's reply text."), STORABLE
+    ],
     tool_calls: Annotated[
-        list[ToolCallRecord],
-        Field(max_length=MAX_TOOL_CALLS_PER_REPLY, description="Tool calls made while producing the reply."),
+        list[ToolCallInput],
+        Field(
+            max_length=MAX_TOOL_CALLS_PER_REPLY,
+            description="Tool calls made while producing the reply: at most 1000 and 4 MiB of JSON, each "
+            f"record's arguments and result nested at most {TOOL_CALL_MAX_DEPTH} deep, with no NUL "
+            "characters, lone surrogates or integers beyond 64 bits.",
+        ),
     ] = [],  # noqa: B006 - pydantic copies defaults; FastMCP needs a literal default for the schema.
+    idempotency_key: IdempotencyKey = None,
 ) -> ReplyRecorded:
-    """Store the assistant's reply to the latest user message, with the tool calls it made."""
+    """Store the assistant's reply to the latest user message, with the tool calls it made.
+
+    With `idempotency_key`, a retry (after a lost connection, on any replica) stores nothing twice."""
     size = len(json.dumps([call.model_dump(mode="json") for call in tool_calls]))
     if size > MAX_TOOL_CALLS_BYTES:
         raise InvalidArgument(f"tool_calls is {size} bytes; the limit is {MAX_TOOL_CALLS_BYTES}.")
-    async with user_session(ctx, atomic=False) as (user_id, session):
-        return await ConversationService(ConversationRepository(session), user_id).record_reply(
-            conversation_id, content, tool_calls
-        )
+    arguments = {
+        "conversation_id": conversation_id,
+        "content": content,
+        "tool_calls": [call.model_dump(mode="json") for call in tool_calls],
+    }
+    return await write(
+        ctx,
+        "record_reply",
+        idempotency_key,
+        arguments,
+        ReplyRecorded,
+        lambda session, user_id, _: ConversationService(
+            ConversationRepository(session), user_id
+        ).record_reply(conversation_id, content, tool_calls),
+    )
 
 
 async def list_conversations(
     ctx: Context,
-    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 20,
     cursor: PageCursor = None,
 ) -> ConversationPage:
     """List the user's conversations, most recently active first."""
@@ -87,7 +119,7 @@ async def list_conversations(
 async def get_conversation_messages(
     ctx: Context,
     conversation_id: ConversationId,
-    limit: Annotated[int, Field(ge=1, le=200)] = 50,
+    limit: Annotated[StrictInt, Field(ge=1, le=200)] = 50,
     cursor: PageCursor = None,
 ) -> MessagePage:
     """Read a conversation's messages: the latest `limit`, oldest first; `next_cursor` pages back in time."""

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastmcp import Context, FastMCP
 from fastmcp.tools import FunctionTool, Tool
 from mcp_types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.schemas import (
@@ -26,10 +26,11 @@ from shared.schemas import (
     TaskStatusFilter,
     TaskUpdated,
 )
+from shared.validation import Id
 
 from ..context import Origin, app_state, read_only
 from ..models import DESCRIPTION_MAX, TITLE_MAX
-from ..toolkit import ExpectedVersion, IdempotencyKey, TaskId, hints, write
+from ..toolkit import STORABLE, CursorText, ExpectedVersion, IdempotencyKey, TaskId, hints, write
 from .bulk import BULK_LIMIT, BulkService
 from .repository import ConfirmationRepository, TaskRepository
 from .service import TaskService
@@ -37,13 +38,15 @@ from .service import TaskService
 TASK_TAG = "tasks"
 
 Title = Annotated[
-    str, Field(min_length=1, max_length=TITLE_MAX, description="Short task title, 1-200 characters.")
+    str,
+    Field(min_length=1, max_length=TITLE_MAX, description="Short task title, 1-200 characters."),
+    STORABLE,
 ]
 Description = Annotated[
-    str, Field(max_length=DESCRIPTION_MAX, description="Optional details, up to 2000 characters.")
+    str, Field(max_length=DESCRIPTION_MAX, description="Optional details, up to 2000 characters."), STORABLE
 ]
 BulkIds = Annotated[
-    list[Annotated[int, Field(gt=0, le=2**63 - 1)]] | None,
+    list[Id] | None,
     Field(
         min_length=1,
         max_length=BULK_LIMIT,
@@ -55,10 +58,8 @@ BulkStatus = Annotated[
     Field(description='Act on every task on the list with this status: "all", "pending" or "completed".'),
 ]
 ConfirmationToken = Annotated[
-    str | None,
+    Annotated[str, Field(min_length=1, max_length=200), STORABLE] | None,
     Field(
-        min_length=1,
-        max_length=200,
         description="The token a preview returned. Send it only after the user saw the preview and said "
         "yes; then pass only this (no task_ids or status).",
     ),
@@ -92,10 +93,9 @@ async def list_tasks(
             '"trashed" for deleted tasks still in the trash (restore_task brings one back).'
         ),
     ] = "all",
-    limit: Annotated[int, Field(ge=1, le=100, description="Most tasks to return in this page.")] = 50,
+    limit: Annotated[StrictInt, Field(ge=1, le=100, description="Most tasks to return in this page.")] = 50,
     cursor: Annotated[
-        str | None,
-        Field(max_length=512, description="`next_cursor` from a previous call, to get the next page."),
+        CursorText | None, Field(description="`next_cursor` from a previous call, to get the next page.")
     ] = None,
 ) -> TaskPage:
     """List the user's tasks, oldest first, with their ids, titles, versions and whether they are done.
@@ -150,11 +150,11 @@ async def update_task(
     task_id: TaskId,
     title: Title | None = None,
     description: Annotated[
-        str | None,
-        Field(max_length=DESCRIPTION_MAX, description='New details, up to 2000 characters; "" clears them.'),
+        Annotated[str, Field(max_length=DESCRIPTION_MAX), STORABLE] | None,
+        Field(description='New details, up to 2000 characters; "" clears them.'),
     ] = None,
     completed: Annotated[
-        bool | None, Field(description="false reopens a completed task; true marks it done.")
+        StrictBool | None, Field(description="false reopens a completed task; true marks it done.")
     ] = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,

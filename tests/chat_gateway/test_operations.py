@@ -12,7 +12,17 @@ SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "referrer-polic
 
 def test_health_readiness_and_openapi(http: httpx2.Client, gateway: Service) -> None:
     assert http.get(f"{gateway.base_url}/healthz").json() == {"status": "ok"}
-    assert http.get(f"{gateway.base_url}/readyz").json() == {"status": "ready"}
+    ready = http.get(f"{gateway.base_url}/readyz").json()
+    assert (ready["status"], ready["checks"]["task_server"]) == ("ready", "ok")
+    # How old the cached signing keys are and what went wrong last, so an outage shows before it bites.
+    jwks = ready["checks"]["jwks"]
+    assert jwks["usable"] is True
+    assert jwks["last_error"] is None
+    assert 0 <= jwks["age_seconds"] < 300
+    metrics = http.get(f"{gateway.base_url}/metrics").text
+    assert "gateway_jwks_usable 1.0" in metrics
+    assert "gateway_jwks_age_seconds " in metrics
+    assert "gateway_jwks_last_error_timestamp_seconds 0.0" in metrics
     spec = http.get(f"{gateway.base_url}/openapi.json").json()
     assert {"/api/{user_id}/chat", "/api/{user_id}/chat/stream", "/api/{user_id}/conversations"} <= set(
         spec["paths"]

@@ -47,6 +47,9 @@ def run_service(
     module: str, env: Mapping[str, str], port: int, log_path: Path, *, ready_path: str = "/healthz"
 ) -> Iterator[Service]:
     """Run `python -m module` with exactly `env`, wait until it answers, stop it (SIGTERM) afterwards."""
+    # Tests stop their services when done with them, and a drain would only add its 10 s to each stop;
+    # the shutdown tests ask for one.
+    env = {"SHUTDOWN_DRAIN_SECONDS": "0", **env}
     with log_path.open("wb") as log_file:
         # Run outside the checkout so a developer's own .env there cannot change what the test configured.
         process = subprocess.Popen(
