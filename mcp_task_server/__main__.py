@@ -99,7 +99,7 @@ def _serve_stdio(settings: TaskServerSettings) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     settings = load_or_exit(TaskServerSettings, "mcp_task_server")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, sensitive=settings.log_sensitive)
 
     if args.command == "token":
         if not settings.local_auth:

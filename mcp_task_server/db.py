@@ -44,7 +44,8 @@ def normalize_database_url(url: str) -> str:
 
 class _NoResultRows(logging.Filter):
     """SQLAlchemy's engine logger, once an operator turns it up to DEBUG, prints every result row; rows
-    hold task titles and chat text, so they never reach the log (the SQL, without values, still does)."""
+    hold task titles and chat text, so they never reach the log, not even with LOG_SENSITIVE=true (the SQL
+    does, with its values only when LOG_SENSITIVE=true)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.msg != "Row %r"
@@ -55,7 +56,9 @@ if not any(isinstance(f, _NoResultRows) for f in _ENGINE_LOGGER.filters):
     _ENGINE_LOGGER.addFilter(_NoResultRows())
 
 
-def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000, hide_parameters: bool = True
+) -> AsyncEngine:
     return create_async_engine(
         normalize_database_url(url),
         # A fixed pool and no overflow: under a burst, overflow connections are opened for one call and
@@ -69,8 +72,8 @@ def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 
         pool_pre_ping=False,
         pool_recycle=1800,
         # SQL, when an operator turns SQLAlchemy's logger up, and database errors carry the statement
-        # without its values: they are task titles and chat text.
-        hide_parameters=True,
+        # without its values: they are task titles and chat text (unless LOG_SENSITIVE=true).
+        hide_parameters=hide_parameters,
         connect_args={
             # A runaway query fails the call instead of holding a connection forever.
             "options": f"-c statement_timeout={statement_timeout_ms}",

@@ -116,6 +116,7 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
             settings.sqlalchemy_url(),
             pool_size=settings.db_pool_size,
             statement_timeout_ms=settings.db_statement_timeout_ms,
+            hide_parameters=not settings.log_sensitive,
         )
         state = AppState(
             engine=engine,

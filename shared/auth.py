@@ -413,7 +413,7 @@ class JwtVerifier:
         try:
             claims = await self._verified_claims(token)
         except AuthError as exc:
-            logger.debug("Rejected a bearer token: %s", exc.reason)
+            logger.debug("Rejected a token: %s", exc.reason)
             raise
         return Principal(user_id=claims["sub"], token=token)
 

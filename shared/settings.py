@@ -56,6 +56,11 @@ class CommonSettings(BaseSettings):
         description="Accepted `aud` values (comma list). Defaults to the issuer, as Better Auth does.",
     )
     log_level: LogLevel = "INFO"
+    log_sensitive: bool = Field(
+        default=False,
+        description="Only to debug a deployment: let tokens, chat text, task titles and SQL parameters into "
+        "the log (libraries' DEBUG payloads, query strings, statement values). Never in production.",
+    )
     shutdown_drain_seconds: float = Field(
         default=10.0,
         ge=0,
