@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint format typecheck lock bench bench-model fuzz clean
+.PHONY: install run test check lint format typecheck lock bench bench-model real-model fuzz clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: install
 # The builtin model's accuracy on its corpus and its own time per turn.
 bench-model: install
 	$(PY) -m bench.builtin_model
+
+# A real local LLM (SmolLM2-135M via llama-cpp-python, in .venv-model) chatting through the gateway; not run in CI.
+real-model: install
+	$(PY) -m devtools.real_model --chat
 
 # Re-pin after changing pyproject.toml's dependencies.
 lock: install

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from agents import ModelBehaviorError, RunContextWrapper
 from agents.mcp import MCPServer
-from agents.mcp.util import MCPToolMetaContext
-from agents.tool_context import ToolContext
 from mcp import Tool as MCPTool
 from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, TextContent
 
@@ -29,17 +27,15 @@ from shared.schemas import ERROR_META_KEY, TURN_META_KEY
 from .task_server import IDEMPOTENCY_KEY, TaskServerClient
 from .turn_guard import TurnGuard
 
-# Carries the SDK's call id from the meta resolver to `call_tool`; never sent to the task server.
-_CALL_ID_META = "todo-chat/call-id"
-_KEY_SAFE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
 
 @dataclass(frozen=True)
 class Turn:
-    """The chat turn the tools act for: the conversation and the user message `start_turn` stored."""
+    """The chat turn the tools act for: the conversation and the user message `start_turn` stored.
+    `keys_from` is the user message whose turn this one retries (see failed_turns), else its own."""
 
     conversation_id: int
     message_id: int
+    keys_from: int | None = None
 
     @property
     def marker(self) -> dict[str, Any]:
@@ -47,21 +43,19 @@ class Turn:
 
 
 class IdempotencyKeys:
-    """Keys of the form `chat:<conversation>:<message>:<call>:<n>`: unique to the turn, and within it to
-    the call (the SDK's call id, or failing that the tool name and canonical arguments), with `n`
-    counting repeats, because some OpenAI-compatible servers reuse call ids (`call_0`) across responses
-    and two calls the model made on purpose must stay two calls. The key is made once per call; a
-    transport retry resends the same request, so the same key."""
+    """Keys of the form `chat:<conversation>:<message>:<call>:<n>`: `<call>` is a digest of the tool
+    name and its canonical arguments, and `n` counts repeats within the turn, so two calls the model made
+    on purpose stay two calls. Not the SDK's call id: models make new ids on every generation, while a
+    retried turn (`Turn.keys_from`) that makes the same call must get the same key, so that the task
+    server answers it with the first result instead of acting twice. A transport retry resends the same
+    request, so the same key."""
 
     def __init__(self, turn: Turn) -> None:
-        self._prefix = f"chat:{turn.conversation_id}:{turn.message_id}"
+        self._prefix = f"chat:{turn.conversation_id}:{turn.keys_from or turn.message_id}"
         self._seen: Counter[str] = Counter()
 
-    def next(self, tool: str, arguments: dict[str, Any], call_id: str | None) -> str:
-        if call_id:
-            identity = call_id if _KEY_SAFE.fullmatch(call_id) else _digest(call_id)
-        else:
-            identity = _digest(tool + "\0" + json.dumps(arguments, sort_keys=True, separators=(",", ":")))
+    def next(self, tool: str, arguments: dict[str, Any]) -> str:
+        identity = _digest(tool + "\0" + json.dumps(arguments, sort_keys=True, separators=(",", ":")))
         self._seen[identity] += 1
         return f"{self._prefix}:{identity}:{self._seen[identity]}"
 
@@ -70,12 +64,14 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _call_id_meta(context: MCPToolMetaContext) -> dict[str, Any] | None:
-    """The SDK's meta resolver hook is the one place where the tool call's id is in reach."""
-    run_context = context.run_context
-    if isinstance(run_context, ToolContext) and run_context.tool_call_id:
-        return {_CALL_ID_META: str(run_context.tool_call_id)}
-    return None
+def tool_failure(_: RunContextWrapper[Any], error: Exception) -> str:
+    """What the model reads when its call could not even be made: enough to correct it, and nothing
+    from inside the gateway (the SDK's default hides the reason, so a model would repeat the mistake)."""
+    if isinstance(error, ModelBehaviorError) and str(error).startswith("Invalid JSON input for tool"):
+        if "expected a JSON object" in str(error):
+            return "Error: the arguments must be a JSON object of the tool's parameters, not a list."
+        return "Error: the arguments were not valid JSON. Send one JSON object with the tool's parameters."
+    return "Error: the tool call failed. Check the tool's parameters and try once more."
 
 
 def refusal(message: str) -> CallToolResult:
@@ -99,7 +95,7 @@ class TaskTools(MCPServer):
         request_id: str | None = None,
     ) -> None:
         # Structured content is the tool's typed result; the text content duplicates it.
-        super().__init__(use_structured_content=True, tool_meta_resolver=_call_id_meta)
+        super().__init__(use_structured_content=True, failure_error_function=tool_failure)
         self._client = client
         self._token = token
         self._turn = turn
@@ -131,10 +127,7 @@ class TaskTools(MCPServer):
             return refusal(admission.refusal)
         keyed = catalog.takes_idempotency_key(tool_name)
         if keyed:
-            call_id = (meta or {}).get(_CALL_ID_META)
-            arguments[IDEMPOTENCY_KEY] = self._keys.next(
-                tool_name, arguments, str(call_id) if call_id else None
-            )
+            arguments[IDEMPOTENCY_KEY] = self._keys.next(tool_name, arguments)
         result = await self._client.call_tool(
             self._token,
             tool_name,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import suppress
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -17,7 +19,9 @@ from shared.validation import BIGINT_MAX, Id, StorableText
 from .deps import Chat, Limiter, PathUser, RequestId, Tasks
 from .errors import Error, InvalidRequest, TurnError
 from .ratelimit import RateLimiter
-from .turns import TurnEvent
+from .turns import ClientGone, TurnEvent
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
 
@@ -35,8 +39,10 @@ _DESCRIPTIONS = {
     404: "No such conversation (or not the caller's).",
     409: "The data changed in the meantime, or the change needs confirmation.",
     413: "The body is over the size limit.",
-    422: "A field is missing, of the wrong type, or out of range; the message names it.",
+    422: "A field is missing, of the wrong type, or out of range; the message names it. For a turn, also "
+    "`turn_limit_exceeded` (too many steps) and `context_length_exceeded` (does not fit the model).",
     429: "Over the per-user rate limit; retry after `Retry-After` seconds.",
+    502: "`model_error`: the language model gave no usable answer (empty, cut off, refused) after a retry.",
     503: "The task service, the language model or the identity provider's keys are unavailable.",
     504: "The turn or the task service took too long.",
 }
@@ -62,7 +68,7 @@ def error_responses(*statuses: int, model: type[BaseModel] = Error) -> dict[int 
     return responses
 
 
-_CHAT_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503, 504, model=TurnError)
+_CHAT_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504, model=TurnError)
 _READ_ERRORS = error_responses(401, 403, 413, 422, 503, 504)
 
 
@@ -108,7 +114,9 @@ async def chat(
     request_id: RequestId,
 ) -> ChatResponse:
     message = await _admit(request, body, principal, limiter)
-    outcome = await service.run_turn(principal, message, body.conversation_id, request_id)
+    outcome = await _unless_client_leaves(
+        request, service.run_turn(principal, message, body.conversation_id, request_id)
+    )
     return ChatResponse(
         conversation_id=outcome.conversation_id, response=outcome.response, tool_calls=outcome.tool_calls
     )
@@ -143,6 +151,29 @@ async def chat_stream(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _unless_client_leaves(request: Request, turn: Coroutine[Any, Any, T]) -> T:
+    """Runs the turn, but cancels it when the client disconnects: nobody would read the reply, and
+    cancelling closes the model's stream, which stops a generation that may run for minutes."""
+    running = asyncio.ensure_future(turn)
+    watcher = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({running, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not running.done():
+        running.cancel()
+        with suppress(asyncio.CancelledError):
+            await running
+        raise ClientGone()  # Answered to nobody; uvicorn drops a response to a closed connection.
+    return running.result()
+
+
+async def _disconnect(request: Request) -> None:
+    # The body has been read, so the next ASGI message is the disconnect, whenever it comes.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _sse(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:

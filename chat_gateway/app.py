@@ -71,10 +71,11 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
         app.state.verifier = build_verifier(settings, settings.accepted_audience, keys)
         app.state.tasks = tasks
         app.state.rate_limiter = limiter
-        app.state.chat = ChatService(settings, tasks, model or build_model(settings))
+        chat = app.state.chat = ChatService(settings, tasks, model or build_model(settings))
         try:
             yield
         finally:
+            await chat.drain()
             await tasks.aclose()
             await limiter.aclose()
             aclose = getattr(keys, "aclose", None)

@@ -15,6 +15,8 @@ class GatewayError(Exception):
         self.headers = headers or {}
         # Set when a chat turn failed after it was stored, so the client can open that conversation.
         self.conversation_id: int | None = None
+        # Why, for the log only: a classification and the upstream status, never the user's text.
+        self.reason: str = ""
         super().__init__(self.message)
 
 
@@ -91,6 +93,21 @@ class ModelUnavailable(GatewayError):
     status_code = 503
     code = "model_unavailable"
     default_message = "The language model is unavailable. Try again in a moment."
+
+
+class ContextLengthExceeded(GatewayError):
+    status_code = 422
+    code = "context_length_exceeded"
+    default_message = "This conversation no longer fits the language model. Start a new conversation."
+
+
+class ModelError(GatewayError):
+    """The model broke the protocol (an empty reply, a reply cut off at its length limit, a request the
+    model server refused) in a way one retry did not fix."""
+
+    status_code = 502
+    code = "model_error"
+    default_message = "The language model gave no usable answer. Try rephrasing, or try again."
 
 
 class ErrorDetail(BaseModel):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from shared.local_auth import GATEWAY_AUDIENCE
@@ -33,6 +33,35 @@ class GatewaySettings(CommonSettings):
         default=None, description="An OpenAI-compatible endpoint (Ollama, vLLM, LiteLLM proxy)."
     )
     agent_tracing: bool = Field(default=False, description="Export Agents SDK traces to OpenAI.")
+    # What every model call is sent (the builtin model ignores them). Unset means "not sent": the server's
+    # own default applies, which is what hosted OpenAI models want for all but the token limit.
+    model_max_tokens: int = Field(
+        default=1024,
+        ge=16,
+        le=131_072,
+        description="The longest reply, in tokens, on every model call; a reply cut off there is reported "
+        "as `model_error`, never stored as if complete.",
+    )
+    model_temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+    model_tool_choice: Literal["auto", "required", "none"] | None = Field(
+        default=None,
+        description="Sent as `tool_choice`. llama-cpp-python drops the tools unless it is sent: use `auto`.",
+    )
+    model_parallel_tool_calls: bool | None = Field(
+        default=None, description="Sent as `parallel_tool_calls` (some local servers reject it: leave unset)."
+    )
+    model_stream: bool = Field(
+        default=True,
+        description="Stream from the model (so a turn that stops also stops the generation). `false` for "
+        "servers that cannot stream tool calls, such as llama-cpp-python with `tool_choice`.",
+    )
+    model_context_tokens: int = Field(
+        default=16_384,
+        ge=1024,
+        le=2_000_000,
+        description="The model's context window in tokens. What is sent (instructions, tool schemas, "
+        "history, the message) is kept within it minus MODEL_MAX_TOKENS, by an estimate, oldest first.",
+    )
     agent_max_turns: int = Field(default=8, ge=1, le=50, description="Model calls allowed in one chat turn.")
     turn_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     task_server_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -50,6 +79,15 @@ class GatewaySettings(CommonSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return split_csv(value)
+
+    @model_validator(mode="after")
+    def _reply_fits_context(self) -> GatewaySettings:
+        if self.model_max_tokens * 2 > self.model_context_tokens:
+            raise ValueError(
+                f"MODEL_MAX_TOKENS ({self.model_max_tokens}) must be at most half of MODEL_CONTEXT_TOKENS "
+                f"({self.model_context_tokens}): the rest holds the instructions, tools and history."
+            )
+        return self
 
     @property
     def model_name(self) -> str:

@@ -1,32 +1,39 @@
 """One chat turn, start to finish, with nothing kept in the gateway.
 
 1. The task server stores the user's message and returns the recent window (`start_turn`).
-2. The agent runs over the window with the task tools, acting as the caller (their token is forwarded).
+2. The agent runs over the window (trimmed to the model's context, `budget`) with the task tools, acting
+   as the caller (their token is forwarded).
 3. The task server records the reply and the tool calls (`record_reply`).
-If step 2 fails, step 3 never happens: no half-written reply is stored.
+If step 2 fails, the turn still records what it did: a note saying it failed, with the tool calls that
+ran (`failed_turns`); the error the client gets names the conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
-from agents import Agent, MaxTurnsExceeded, Model, RunConfig, Runner
-from agents.items import ToolCallItem, ToolCallOutputItem
+from agents import Agent, MaxTurnsExceeded, Model, ModelBehaviorError, RunConfig, Runner
+from agents.items import RunItem, ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 
 from shared.auth import Principal
 from shared.schemas import ToolCallRecord
 
 from .agent_tools import TaskTools, Turn
-from .errors import DependencyTimeout, GatewayError, ModelUnavailable, TurnLimitExceeded
+from .budget import BudgetFilter, ContextBudget, estimate_tools
+from .errors import DependencyTimeout, GatewayError, ModelError, ModelUnavailable, TurnLimitExceeded
+from .failed_turns import failure_note, retried_message_id
 from .history import history_to_input
+from .llm import model_settings
 from .metrics import CHAT_TURNS, TOOL_CALLS
-from .settings import GatewaySettings
+from .model_guard import ModelCalls, short_reason, watch_calls
+from .settings import BUILTIN_MODEL, GatewaySettings
 from .task_server import TaskServerClient
 from .tool_records import (
     call_fields,
@@ -60,14 +67,16 @@ class StartedTurn:
     turn: Turn
     tokens: frozenset[str]
     items: list[Any]
+    tool_tokens: int = 0
 
 
 @dataclass(frozen=True)
 class TurnEvent:
-    """One Server-Sent Event of a streamed turn."""
+    """One Server-Sent Event of a streamed turn; the last (`done`) also carries the outcome."""
 
     event: str
     data: Mapping[str, Any]
+    outcome: TurnOutcome | None = None
 
 
 def _find_gateway_error(error: BaseException) -> GatewayError | None:
@@ -86,32 +95,72 @@ class ChatService:
         self.settings = settings
         self.tasks = tasks
         self.model = model
-        self.run_config = RunConfig(
-            tracing_disabled=not settings.agent_tracing,
+        self.model_settings = model_settings(settings)
+        # The builtin model reads its window itself and has no context limit to respect.
+        self.budget = (
+            None
+            if settings.model_name == BUILTIN_MODEL
+            else ContextBudget(settings.model_context_tokens, settings.model_max_tokens)
+        )
+        # Failed-turn notes recorded after the client went away (the request's task is cancelled).
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def drain(self) -> None:
+        """At shutdown, before the task server client closes: let pending failure notes be stored."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=5.0)
+
+    def _run_config(self, tool_tokens: int) -> RunConfig:
+        return RunConfig(
+            tracing_disabled=not self.settings.agent_tracing,
             trace_include_sensitive_data=False,
             workflow_name="todo-chat turn",
+            # A tool name the model made up is answered like a failed tool call, which it can correct.
+            tool_not_found_behavior="return_error_to_model",
+            call_model_input_filter=BudgetFilter(self.budget, tool_tokens) if self.budget else None,
         )
 
     def _agent(self, principal: Principal, started: StartedTurn, request_id: str | None) -> Agent[Any]:
         assert principal.token is not None
         tools = TaskTools(self.tasks, principal.token, started.turn, TurnGuard(started.tokens), request_id)
         tools.custom_data_extractor = tool_outcome
-        return Agent(name="Todo assistant", instructions=INSTRUCTIONS, model=self.model, mcp_servers=[tools])
+        return Agent(
+            name="Todo assistant",
+            instructions=INSTRUCTIONS,
+            model=self.model,
+            model_settings=self.model_settings,
+            mcp_servers=[tools],
+            # The SDK drops tool_choice after the first tool call (against "required" loops); servers
+            # that need it to see the tools at all (llama-cpp-python) must get "auto" on every call.
+            reset_tool_choice=self.settings.model_tool_choice == "required",
+        )
 
     async def _begin(
         self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None
     ) -> StartedTurn:
         assert principal.token is not None
-        # At least the previous message, whatever the model is given: a confirmation token counts only
-        # if it was in the tool results of the assistant's message right before this one.
+        tool_tokens = 0
+        if self.budget is not None:
+            catalog = await self.tasks.catalog(principal.token, request_id)
+            tool_tokens = estimate_tools(catalog.for_model)
+            self.budget.check_message(message, INSTRUCTIONS, tool_tokens)
+        # At least the two messages before this one, whatever the model is given: a confirmation token
+        # counts only if it was in the reply right before this message, and a retry of a failed turn is
+        # recognised by the failed try and its note (failed_turns).
         limit = self.settings.history_limit
         started = await self.tasks.start_turn(
-            principal.token, message, conversation_id, max(limit, 2), request_id
+            principal.token, message, conversation_id, max(limit, 3), request_id
         )
+        keys_from = retried_message_id(started.messages, started.user_message_id)
         return StartedTurn(
-            Turn(started.conversation_id, started.user_message_id),
+            Turn(
+                started.conversation_id,
+                started.user_message_id,
+                keys_from if keys_from != started.user_message_id else None,
+            ),
             offered_tokens(started.messages, started.user_message_id),
             list(history_to_input(started.messages[-limit:])),
+            tool_tokens,
         )
 
     async def _finish(
@@ -130,33 +179,46 @@ class ChatService:
             idempotency_key=reply_key(turn),
         )
 
+    async def _record_failure(
+        self,
+        principal: Principal,
+        turn: Turn,
+        error: GatewayError,
+        items: Sequence[RunItem],
+        partial: str,
+        request_id: str | None,
+    ) -> None:
+        """Store what a failed turn did, as its reply: the note and the tool calls that ran."""
+        assert principal.token is not None
+        calls = collect_tool_calls(items)
+        try:
+            await self.tasks.record_reply(
+                principal.token,
+                turn.conversation_id,
+                fit_reply(failure_note(error, calls, partial)),
+                fit_for_record(calls),
+                request_id,
+                idempotency_key=f"failed:{turn.conversation_id}:{turn.message_id}",
+            )
+        except GatewayError as e:
+            logger.warning("could not record the failed turn: %s", e.code)
+        except Exception as e:  # In the background after the client left, possibly during shutdown.
+            logger.warning("could not record the failed turn: %s", type(e).__name__)
+
     async def run_turn(
         self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None = None
     ) -> TurnOutcome:
         started = await self._begin(principal, message, conversation_id, request_id)
-        conversation_id = started.turn.conversation_id
-        agent = self._agent(principal, started, request_id)
-        try:
-            async with asyncio.timeout(self.settings.turn_timeout_seconds):
-                result = await Runner.run(
-                    agent, started.items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
-                )
-        except Exception as e:
-            error = _turn_error(e)
-            CHAT_TURNS.labels(error.code).inc()
-            raise error from e
-        outcome = TurnOutcome(
-            conversation_id, str(result.final_output or ""), collect_tool_calls(result.new_items)
-        )
-        await self._finish(principal, started.turn, outcome, request_id)
-        _count(outcome)
-        return outcome
+        async for event in self._execute(principal, started, request_id):
+            if event.outcome is not None:
+                return event.outcome
+        raise GatewayError()  # _execute ends with `done` or raises.
 
     async def stream_turn(
         self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None = None
     ) -> AsyncIterator[TurnEvent]:
         """The same turn as a sequence of events. Errors before the first event raise (so the HTTP layer
-        can answer with a status); errors after it arrive as an `error` event and store no reply."""
+        can answer with a status); errors after it arrive as an `error` event, with the conversation."""
         started = await self._begin(principal, message, conversation_id, request_id)
         return self._stream(principal, started, request_id)
 
@@ -165,36 +227,97 @@ class ChatService:
     ) -> AsyncIterator[TurnEvent]:
         conversation_id = started.turn.conversation_id
         yield TurnEvent("start", {"conversation_id": conversation_id})
-        agent = self._agent(principal, started, request_id)
+        try:
+            async for event in self._execute(principal, started, request_id):
+                yield event
+        except GatewayError as error:
+            yield TurnEvent(
+                "error",
+                {"error": {"code": error.code, "message": error.message}, "conversation_id": conversation_id},
+            )
+
+    async def _execute(
+        self, principal: Principal, started: StartedTurn, request_id: str | None
+    ) -> AsyncIterator[TurnEvent]:
+        """Runs the agent, streaming from the model in every case so that stopping the turn (timeout, a
+        client gone) closes the model's response and so stops its generation. Ends with a `done` event
+        carrying the outcome, or raises the turn's GatewayError after recording what the turn did."""
+        turn = started.turn
+        calls = watch_calls()
         run = Runner.run_streamed(
-            agent, started.items, max_turns=self.settings.agent_max_turns, run_config=self.run_config
+            self._agent(principal, started, request_id),
+            started.items,
+            max_turns=self.settings.agent_max_turns,
+            run_config=self._run_config(started.tool_tokens),
         )
         names: dict[str, str] = {}
+        settled = False
         try:
             async with asyncio.timeout(self.settings.turn_timeout_seconds):
                 async for event in run.stream_events():
                     for turn_event in _translate(event, names):
                         yield turn_event
-            outcome = TurnOutcome(
-                conversation_id, str(run.final_output or ""), collect_tool_calls(run.new_items)
-            )
-            await self._finish(principal, started.turn, outcome, request_id)
+            response = str(run.final_output or "")
+            _check_reply(response, calls)
+            outcome = TurnOutcome(turn.conversation_id, response, collect_tool_calls(run.new_items))
+            await self._finish(principal, turn, outcome, request_id)
+            settled = True
         except Exception as e:
+            settled = True
             run.cancel()
-            error = e if isinstance(e, GatewayError) else _turn_error(e)
-            CHAT_TURNS.labels(error.code).inc()
-            logger.warning("streamed turn failed: %s", error.code)
-            yield TurnEvent("error", {"error": {"code": error.code, "message": error.message}})
-            return
+            error = _turn_error(e)
+            _log_failure(error)
+            partial = str(run.final_output or "") if error.code == "model_error" else ""
+            await self._record_failure(principal, turn, error, run.new_items, partial, request_id)
+            error.conversation_id = turn.conversation_id
+            raise error from e
+        finally:
+            if not settled:
+                # The client went away (the request was cancelled) or stopped reading: stop the model,
+                # and record the turn in the background, since this task is being torn down.
+                run.cancel()
+                _log_failure(ClientGone())
+                task = asyncio.create_task(
+                    self._record_failure(principal, turn, ClientGone(), list(run.new_items), "", request_id)
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         _count(outcome)
         yield TurnEvent(
             "done",
             {
-                "conversation_id": conversation_id,
+                "conversation_id": outcome.conversation_id,
                 "response": outcome.response,
                 "tool_calls": [call.model_dump(mode="json") for call in outcome.tool_calls],
             },
+            outcome,
         )
+
+
+class ClientGone(GatewayError):
+    """Not sent to anyone (the client left); names the failure in the log and the stored note."""
+
+    status_code = 499
+    code = "client_closed"
+    default_message = "The connection closed before the reply was ready."
+
+
+def _check_reply(response: str, calls: ModelCalls) -> None:
+    if calls.last_finish_reason == "length":
+        error = ModelError(
+            "The language model's reply was cut off at its length limit. Ask for less at once."
+        )
+        error.reason = "finish_reason length"
+        raise error
+    if not response.strip():
+        error = ModelError("The language model returned an empty reply. Try rephrasing.")
+        error.reason = "empty final output"
+        raise error
+
+
+def _log_failure(error: GatewayError) -> None:
+    CHAT_TURNS.labels(error.code).inc()
+    logger.warning("turn failed: %s%s", error.code, f" ({error.reason})" if error.reason else "")
 
 
 def reply_key(turn: Turn) -> str:
@@ -232,16 +355,32 @@ def _translate(event: object, names: dict[str, str]) -> list[TurnEvent]:
 
 
 def _turn_error(error: BaseException) -> GatewayError:
-    """Map whatever stopped the agent to the gateway's error tree."""
+    """Map whatever stopped the agent to the gateway's error tree, with a reason for the log."""
     found = _find_gateway_error(error)
     if found is not None:
         return found
+    mapped: GatewayError
     if isinstance(error, TimeoutError):
-        return DependencyTimeout("The assistant took too long to answer and was stopped.")
-    if isinstance(error, MaxTurnsExceeded):
-        return TurnLimitExceeded()
-    if isinstance(error, openai.APIError):
-        logger.warning("model call failed: %s", type(error).__name__)
-        return ModelUnavailable()
-    logger.error("turn failed: %s", type(error).__name__, exc_info=logger.isEnabledFor(logging.DEBUG))
-    return GatewayError()
+        mapped = DependencyTimeout("The assistant took too long to answer and was stopped.")
+    elif isinstance(error, MaxTurnsExceeded):
+        mapped = TurnLimitExceeded()
+    elif (
+        isinstance(error, openai.APIStatusError)
+        and 400 <= error.status_code < 500
+        and error.status_code != 429
+    ):
+        # The model server refused the request itself (a setting it does not support, a bad key or
+        # model name): a retry will not help.
+        mapped = ModelError("The language model refused the request.")
+    elif isinstance(error, openai.APITimeoutError):
+        mapped = DependencyTimeout("The language model took too long to answer.")
+    elif isinstance(error, openai.APIError | httpx2.HTTPError):
+        # 5xx, 429, a refused connection, or a stream that broke off.
+        mapped = ModelUnavailable()
+    elif isinstance(error, ModelBehaviorError):
+        mapped = ModelError()
+    else:
+        logger.error("turn failed: %s", type(error).__name__, exc_info=logger.isEnabledFor(logging.DEBUG))
+        return GatewayError()
+    mapped.reason = short_reason(error)
+    return mapped

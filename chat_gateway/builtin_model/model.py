@@ -9,7 +9,6 @@ way it streams a hosted model's.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from functools import cache
@@ -20,23 +19,12 @@ from agents.agent_output import AgentOutputSchemaBase
 from agents.items import TResponseOutputItem, TResponseStreamEvent
 from agents.models.interface import Model, ModelTracing
 from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
     ResponseFunctionToolCall,
-    ResponseInProgressEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
     ResponseOutputMessage,
     ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
 )
 
+from ..response_events import completed_response, stream_events
 from .conversation import read_turn, understand
 from .parser import Features
 from .planner import Call, plan
@@ -47,8 +35,6 @@ if TYPE_CHECKING:
     from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 MODEL_NAME = "builtin"
-# Words with their trailing space, so the deltas join back into exactly the reply.
-_CHUNK = re.compile(r"\S+\s*|\s+")
 
 
 class BuiltinModel(Model):
@@ -105,23 +91,8 @@ class BuiltinModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        for event in stream_events(_response(*self.respond(input, tools))):
+        for event in stream_events(completed_response(*self.respond(input, tools), model=MODEL_NAME)):
             yield event
-
-
-def _response(response_id: str, output: list[TResponseOutputItem]) -> Response:
-    return Response(
-        id=response_id,
-        created_at=0,
-        model=MODEL_NAME,
-        object="response",
-        output=output,
-        tool_choice="auto",
-        tools=[],
-        top_p=None,
-        parallel_tool_calls=True,
-        status="completed",
-    )
 
 
 @cache
@@ -132,7 +103,9 @@ def _prepare_types() -> None:
     start-up) keeps it out of the first user's turn. Afterwards plain construction takes microseconds,
     several times less than the openai SDK's `construct`, which is why the model does not use that.
     """
-    response = _response("warm-up", [_message("", "warm-up"), _function_call(Call("warm-up", "x", {}))])
+    response = completed_response(
+        "warm-up", [_message("", "warm-up"), _function_call(Call("warm-up", "x", {}))], model=MODEL_NAME
+    )
     for event in stream_events(response):
         event.model_dump()
 
@@ -156,51 +129,3 @@ def _message(text: str, item_id: str) -> ResponseOutputMessage:
         status="completed",
         content=[ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])],
     )
-
-
-def stream_events(response: Response) -> list[TResponseStreamEvent]:
-    """The Responses stream for a finished response: created, items with their deltas, completed."""
-    events: list[Any] = []
-
-    def emit(kind: type[Any], **fields: Any) -> None:
-        events.append(kind(**fields, sequence_number=len(events)))
-
-    started = response.model_copy(update={"output": [], "status": "in_progress"})
-    emit(ResponseCreatedEvent, type="response.created", response=started)
-    emit(ResponseInProgressEvent, type="response.in_progress", response=started)
-    for index, item in enumerate(response.output):
-        if isinstance(item, ResponseFunctionToolCall):
-            pending = item.model_copy(update={"arguments": "", "status": "in_progress"})
-            emit(
-                ResponseOutputItemAddedEvent,
-                type="response.output_item.added",
-                item=pending,
-                output_index=index,
-            )
-            common = {"item_id": item.id or item.call_id, "output_index": index}
-            emit(ResponseFunctionCallArgumentsDeltaEvent, type="response.function_call_arguments.delta",
-                 delta=item.arguments, **common)  # fmt: skip
-            emit(ResponseFunctionCallArgumentsDoneEvent, type="response.function_call_arguments.done",
-                 arguments=item.arguments, name=item.name, **common)  # fmt: skip
-        elif isinstance(item, ResponseOutputMessage):
-            _message_events(emit, item, index)
-        emit(ResponseOutputItemDoneEvent, type="response.output_item.done", item=item, output_index=index)
-    emit(ResponseCompletedEvent, type="response.completed", response=response)
-    return cast(list[TResponseStreamEvent], events)
-
-
-def _message_events(emit: Callable[..., None], item: ResponseOutputMessage, index: int) -> None:
-    opening = item.model_copy(update={"content": [], "status": "in_progress"})
-    emit(ResponseOutputItemAddedEvent, type="response.output_item.added", item=opening, output_index=index)
-    for part_index, part in enumerate(item.content):
-        if not isinstance(part, ResponseOutputText):
-            continue
-        common = {"item_id": item.id, "output_index": index, "content_index": part_index}
-        emit(ResponseContentPartAddedEvent, type="response.content_part.added",
-             part=part.model_copy(update={"text": ""}), **common)  # fmt: skip
-        for chunk in _CHUNK.findall(part.text):
-            emit(
-                ResponseTextDeltaEvent, type="response.output_text.delta", delta=chunk, logprobs=[], **common
-            )
-        emit(ResponseTextDoneEvent, type="response.output_text.done", text=part.text, logprobs=[], **common)
-        emit(ResponseContentPartDoneEvent, type="response.content_part.done", part=part, **common)

@@ -1,4 +1,6 @@
-"""Every way a chat request can fail answers quickly with one error shape and stores no half-written reply."""
+"""Every way a chat request can fail answers quickly with one error shape. A request refused before its
+turn starts stores nothing; a turn that fails once started stores a note saying so, never a half-written
+reply, and the error names its conversation (the misbehaving-model cases are in test_model_failures)."""
 
 from __future__ import annotations
 
@@ -12,15 +14,21 @@ import httpx2
 import psycopg
 import pytest
 
+from chat_gateway.failed_turns import FAILURE_MARK
 from tests.support.gateway_fixtures import StartGateway, auth, user_token
 from tests.support.processes import Service, free_port
 from tests.support.tokens import ED, sign
 
 
-def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
+def assert_error(
+    response: httpx2.Response, status: int, code: str, *, stored: bool = False
+) -> dict[str, Any]:
+    """`stored`: the turn had started, so the body also names its conversation."""
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"}
+    assert set(body) == ({"error", "conversation_id"} if stored else {"error"})
+    if stored:
+        assert isinstance(body["conversation_id"], int)
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str)
     assert body["error"]["message"]
@@ -130,22 +138,25 @@ def test_unknown_route_uses_the_error_shape(http: httpx2.Client, gateway: Servic
     assert_error(http.get(f"{gateway.base_url}/api/x/chat", headers=auth("x")), 405, "method_not_allowed")
 
 
-def test_an_agent_loop_is_stopped_and_stores_no_reply(
-    http: httpx2.Client, gateway: Service, clean_db: str
-) -> None:
+def assert_failure_noted(database_url: str, user: str, message: str, code: str) -> None:
+    stored = messages_of(database_url, user)
+    assert [role for role, _ in stored] == ["user", "assistant"]
+    assert stored[0][1] == message
+    assert stored[1][1].startswith(f"{FAILURE_MARK} ({code})")
+
+
+def test_an_agent_loop_is_stopped_and_noted(http: httpx2.Client, gateway: Service, clean_db: str) -> None:
     response = http.post(
         f"{gateway.base_url}/api/looper/chat", headers=auth("looper"), json={"message": "loop"}
     )
-    assert_error(response, 422, "turn_limit_exceeded")
-    assert messages_of(clean_db, "looper") == [("user", "loop")]
+    assert_error(response, 422, "turn_limit_exceeded", stored=True)
+    assert_failure_noted(clean_db, "looper", "loop", "turn_limit_exceeded")
 
 
-def test_a_failing_model_is_503_and_stores_no_reply(
-    http: httpx2.Client, gateway: Service, clean_db: str
-) -> None:
+def test_a_failing_model_is_503_and_noted(http: httpx2.Client, gateway: Service, clean_db: str) -> None:
     response = http.post(f"{gateway.base_url}/api/mod/chat", headers=auth("mod"), json={"message": "fail"})
-    assert_error(response, 503, "model_unavailable")
-    assert messages_of(clean_db, "mod") == [("user", "fail")]
+    assert_error(response, 503, "model_unavailable", stored=True)
+    assert_failure_noted(clean_db, "mod", "fail", "model_unavailable")
 
 
 def test_a_slow_turn_is_cut_off_with_504(
@@ -157,9 +168,9 @@ def test_a_slow_turn_is_cut_off_with_504(
             f"{gateway.base_url}/api/slow/chat", headers=auth("slow"), json={"message": "slow 5"}
         )
         elapsed = time.monotonic() - started
-    assert_error(response, 504, "timeout")
+    assert_error(response, 504, "timeout", stored=True)
     assert elapsed < 4
-    assert messages_of(clean_db, "slow") == [("user", "slow 5")]
+    assert_failure_noted(clean_db, "slow", "slow 5", "timeout")
 
 
 def test_task_server_down_is_a_quick_503(start_gateway: StartGateway, http: httpx2.Client) -> None:

@@ -102,16 +102,25 @@ def test_a_confirmation_token_must_have_been_offered() -> None:
 
 def test_idempotency_keys_are_unique_per_call_and_stable_per_request() -> None:
     keys = IdempotencyKeys(Turn(12, 345))
-    first = keys.next("add_task", {"title": "milk"}, "call_0")
-    # A server that reuses call ids: the second call on purpose is still a call of its own.
-    second = keys.next("add_task", {"title": "milk"}, "call_0")
-    odd = keys.next("add_task", {"title": "milk"}, "call id with spaces/and+symbols" * 10)
-    without_id = keys.next("add_task", {"title": "milk"}, None)
+    first = keys.next("add_task", {"title": "milk"})
+    # The same call again on purpose, in the same turn, is still a call of its own.
+    second = keys.next("add_task", {"title": "milk"})
+    other = keys.next("add_task", {"title": "bread"})
+    huge = keys.next("add_task", {"title": "x" * 5000, "description": "spaces/and+symbols"})
     assert first.startswith("chat:12:345:")
-    assert len({first, second, odd, without_id}) == 4
-    assert all(re.fullmatch(KEY_PATTERN, key) for key in (first, second, odd, without_id))
-    # Another turn never shares a key with this one.
-    assert IdempotencyKeys(Turn(12, 346)).next("add_task", {"title": "milk"}, "call_0") != first
+    assert len({first, second, other, huge}) == 4
+    assert all(re.fullmatch(KEY_PATTERN, key) for key in (first, second, other, huge))
+    # The key does not depend on the order the arguments came in.
+    assert IdempotencyKeys(Turn(12, 345)).next("update_task", {"a": 1, "b": 2}) == IdempotencyKeys(
+        Turn(12, 345)
+    ).next("update_task", {"b": 2, "a": 1})
+    # Another turn never shares a key with this one; a retry of this turn (keys_from) shares them all.
+    assert IdempotencyKeys(Turn(12, 346)).next("add_task", {"title": "milk"}) != first
+    retry = IdempotencyKeys(Turn(12, 350, keys_from=345))
+    assert [retry.next("add_task", {"title": "milk"}), retry.next("add_task", {"title": "milk"})] == [
+        first,
+        second,
+    ]
 
 
 def test_the_model_sees_no_idempotency_key_and_reads_may_be_retried() -> None:

@@ -132,7 +132,12 @@ def confirming_llm() -> Iterator[ConfirmingLLM]:
 def proxied_gateway(
     start_gateway: StartGateway, proxy: FlakyProxy, confirming_llm: ConfirmingLLM
 ) -> Iterator[Service]:
-    with start_gateway(MCP_TASK_SERVER_URL=f"{proxy.url}/mcp", OPENAI_BASE_URL=confirming_llm.base_url) as gw:
+    with start_gateway(
+        MCP_TASK_SERVER_URL=f"{proxy.url}/mcp",
+        OPENAI_BASE_URL=confirming_llm.base_url,
+        # Room for turns of seventy calls and of megabytes of results (a 16k-token model would refuse them).
+        MODEL_CONTEXT_TOKENS="2000000",
+    ) as gw:
         yield gw
 
 
@@ -405,7 +410,7 @@ def test_a_turn_of_seventy_calls_is_stored_whole(
 
 
 def test_bulky_results_are_summarised_rather_than_losing_the_turn(
-    http: httpx2.Client, gateway: Service, task_server: Service, user: str, clean_db: str
+    http: httpx2.Client, start_gateway: StartGateway, task_server: Service, user: str, clean_db: str
 ) -> None:
     headers = {"Authorization": f"Bearer {user_token(user)}"}
     for n in range(100):
@@ -413,7 +418,11 @@ def test_bulky_results_are_summarised_rather_than_losing_the_turn(
             task_server.base_url, headers, "add_task", {"title": f"long {n}", "description": "d" * 2000}
         )
         assert added.status_code == 200, added.text
-    body = turn(http, gateway, user, script(*[("list_tasks", {"limit": 100})] * 20))
+    # A model with a context of millions of tokens, which can take all twenty results in one turn.
+    with start_gateway(MODEL_CONTEXT_TOKENS="2000000") as gateway:
+        started = time.monotonic()
+        body = turn(http, gateway, user, script(*[("list_tasks", {"limit": 100})] * 20))
+        print("TURN SECONDS", time.monotonic() - started)
 
     reported = body["tool_calls"]
     assert len(json.dumps(reported)) > 4 * 1024 * 1024, "the turn must outgrow what record_reply accepts"

@@ -109,5 +109,5 @@ def second_gateway(start_gateway: StartGateway) -> Iterator[Service]:
 
 @pytest.fixture
 def http() -> Iterator[httpx2.Client]:
-    with httpx2.Client(timeout=30) as client:
+    with httpx2.Client(timeout=120) as client:
         yield client
