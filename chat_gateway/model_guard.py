@@ -87,6 +87,8 @@ def guard_client(client: AsyncOpenAI) -> AsyncOpenAI:
 
     async def create(*args: Any, **kwargs: Any) -> Any:
         calls = _CALLS.get() or ModelCalls()
+        if isinstance(kwargs.get("messages"), list):
+            kwargs["messages"] = _with_text_content(kwargs["messages"])
         for attempt in (1, 2):
             calls.count += 1
             calls.last_finish_reason = None
@@ -117,6 +119,17 @@ def guard_client(client: AsyncOpenAI) -> AsyncOpenAI:
     # The SDK calls `client.chat.completions.create`; an attribute on that (cached) object shadows it.
     completions.create = create  # type: ignore[method-assign]
     return client
+
+
+def _with_text_content(messages: list[Any]) -> list[Any]:
+    """An assistant message that only calls tools goes out with `content: ""`, not null: the OpenAI API
+    takes both, llama-cpp-python's server refuses null (HTTP 500) and so could never see a tool result."""
+    return [
+        {**message, "content": ""}
+        if isinstance(message, dict) and message.get("role") == "assistant" and message.get("content") is None
+        else message
+        for message in messages
+    ]
 
 
 def _substantive(chunk: ChatCompletionChunk) -> bool:

@@ -76,7 +76,9 @@ class ToolCatalog:
     """The agent-facing task tools and what the gateway needs to know about each: whether it takes an
     `idempotency_key` (then the gateway supplies one) and whether it only reads (then a retry is safe).
     `for_model` is what the model sees: the same tools without `idempotency_key`, which the model must
-    neither see nor fabricate."""
+    neither see nor fabricate, and without string length limits (`maxLength`, `minLength`): the task
+    server enforces them and names the field when one is broken, while servers that turn a schema into a
+    sampling grammar (llama-cpp-python) fail on a `maxLength` of hundreds, and they cost tokens."""
 
     def __init__(self, tools: Sequence[MCPTool]) -> None:
         self.tools = list(tools)
@@ -84,9 +86,7 @@ class ToolCatalog:
         self._read_only = {
             tool.name for tool in tools if tool.annotations is not None and tool.annotations.read_only_hint
         }
-        self.for_model = [
-            _without_idempotency_key(tool) if tool.name in self._keyed else tool for tool in tools
-        ]
+        self.for_model = [_for_model(tool) for tool in tools]
 
     def takes_idempotency_key(self, name: str) -> bool:
         return name in self._keyed
@@ -349,9 +349,21 @@ def _properties(tool: MCPTool) -> dict[str, Any]:
     return properties if isinstance(properties, dict) else {}
 
 
-def _without_idempotency_key(tool: MCPTool) -> MCPTool:
+def _for_model(tool: MCPTool) -> MCPTool:
     schema = copy.deepcopy(tool.input_schema)
     schema.get("properties", {}).pop(IDEMPOTENCY_KEY, None)
     if isinstance(schema.get("required"), list):
         schema["required"] = [name for name in schema["required"] if name != IDEMPOTENCY_KEY]
-    return tool.model_copy(update={"input_schema": schema})
+    return tool.model_copy(update={"input_schema": _without_length_limits(schema)})
+
+
+def _without_length_limits(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {
+            key: _without_length_limits(value)
+            for key, value in schema.items()
+            if key not in ("maxLength", "minLength") or not isinstance(value, int)
+        }
+    if isinstance(schema, list):
+        return [_without_length_limits(value) for value in schema]
+    return schema

@@ -126,6 +126,19 @@ def test_the_agent_gets_only_the_task_tools(
     # The conversation tools stay hidden, and the gateway keeps idempotency keys away from the model.
     for tool in fake_llm.requests[-1]["tools"]:
         assert "idempotency_key" not in tool["function"]["parameters"].get("properties", {})
+    # Nor length limits (the task server enforces them; llama-cpp-python cannot turn them into a grammar).
+    sent = json.dumps(fake_llm.requests[-1]["tools"])
+    assert "maxLength" not in sent
+    assert "minLength" not in sent
+
+
+def test_a_title_over_the_limit_comes_back_to_the_model_as_an_error_naming_it(
+    http: httpx2.Client, gateway: Service, clean_db: str
+) -> None:
+    body = chat(http, gateway, "gus", 'call add_task {"title": "' + "x" * 600 + '"}').json()
+    [call] = body["tool_calls"]
+    assert call["is_error"] is True
+    assert "title" in json.dumps(call["result"])
 
 
 def test_streaming_sends_events_in_order_and_stores_the_same_turn(

@@ -43,11 +43,18 @@ def _operations(gateway: Service) -> list[schemathesis.APIOperation[Any, Any, An
 
 
 def _fuzz(
-    operation: schemathesis.APIOperation[Any, Any, Any, Any], mode: GenerationMode, failures: Counter[str]
+    operation: schemathesis.APIOperation[Any, Any, Any, Any],
+    mode: GenerationMode,
+    failures: Counter[str],
+    *,
+    any_user: bool = False,
+    foreign_statuses: Counter[int] | None = None,
 ) -> int:
-    """Run one operation's budget; record each distinct failure (without shrinking, to count them all)."""
+    """Run one operation's budget; record each distinct failure (without shrinking, to count them all).
+    `any_user`: the path's user id is generated too, while the token stays FUZZ_USER's, so nearly every
+    case is someone else's path: none may succeed."""
     calls = 0
-    path_parameters = {"user_id": FUZZ_USER} if "{user_id}" in operation.path else None
+    path_parameters = {"user_id": FUZZ_USER} if "{user_id}" in operation.path and not any_user else None
     strategy = operation.as_strategy(
         generation_mode=mode, path_parameters=path_parameters, headers=auth(FUZZ_USER)
     )
@@ -64,6 +71,11 @@ def _fuzz(
         nonlocal calls
         calls += 1
         response = case.call(timeout=30)
+        foreign = any_user and (case.path_parameters or {}).get("user_id") != FUZZ_USER
+        if foreign and foreign_statuses is not None:
+            foreign_statuses[response.status_code] += 1
+        if foreign and response.status_code < 400:
+            failures[f"{operation.label}: {response.status_code} on another user's path"] += 1
         try:
             case.validate_response(response, checks=CHECKS)
         except* Exception as group:
@@ -90,6 +102,23 @@ def test_openapi_fuzz_finds_no_server_error_and_no_schema_violation(
     calls = sum(_fuzz(operation, mode, failures) for operation in operations)
     elapsed = time.monotonic() - started
     print(f"schemathesis {mode.value}: {calls} requests in {elapsed:.1f} s")
+    report: dict[str, Any] = dict(failures.most_common())
+    assert not report, "\n".join(f"{count}x {title}" for title, count in report.items())
+
+
+@pytest.mark.timeout(120 + EXAMPLES * 6)
+def test_openapi_fuzz_on_other_users_paths_is_always_refused(gateway: Service, clean_db: str) -> None:
+    failures: Counter[str] = Counter()
+    operations = [op for op in _operations(gateway) if "{user_id}" in op.path]
+    statuses: Counter[int] = Counter()
+    calls = sum(
+        _fuzz(op, GenerationMode.POSITIVE, failures, any_user=True, foreign_statuses=statuses)
+        for op in operations
+    )
+    print(f"schemathesis, any user: {calls} requests, on other users' paths: {dict(statuses)}")
+    # The generated paths really were other users' (so the test can fail), and they were refused.
+    assert statuses.total() >= calls // 2
+    assert statuses[403] >= calls // 4
     report: dict[str, Any] = dict(failures.most_common())
     assert not report, "\n".join(f"{count}x {title}" for title, count in report.items())
 
