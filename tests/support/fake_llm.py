@@ -76,6 +76,11 @@ class FakeLLM:
         body = json.loads(raw)
         self.raw_bodies.append(raw)
         self.requests.append(body)
+        if any(m["role"] == "assistant" and m.get("content") is None for m in body["messages"]):
+            # As strict as llama-cpp-python's server, which refuses `content: null` (HTTP 500).
+            return JSONResponse(
+                {"error": {"message": "content: Input should be a valid string"}}, status_code=500
+            )
         reply = await self._respond(body["messages"])
         if reply is None:
             return JSONResponse(
