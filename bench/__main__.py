@@ -24,6 +24,7 @@ from typing import Any
 import httpx2
 import psycopg
 
+from bench.dates import bench_parse
 from bench.stats import Row, cpu_seconds, peak_rss_mb, percentile, render
 from chat_gateway.task_server import TaskServerClient
 from devtools.postgres import create_database, drop_database, server_for_tests
@@ -187,9 +188,16 @@ def seed(database_url: str, user: str, tasks: int, conversation_messages: int) -
     """Bulk rows for the growth measurements, straight into PostgreSQL (the tools would take minutes)."""
     with psycopg.connect(database_url) as conn:
         if tasks:
+            # Spread over dates (a month either side of today), priorities and a tag on one in five, as a
+            # real list would be, so that each filter has work to do.
             conn.execute(
-                "INSERT INTO tasks (user_id, title, completed) "
-                "SELECT %s, 'seeded ' || n, n %% 3 = 0 FROM generate_series(1, %s) AS n",
+                "INSERT INTO tasks "
+                "(user_id, title, completed, due_date, due_timezone, due_string, priority, tags) "
+                "SELECT %s, 'seeded ' || n, n %% 3 = 0, "
+                "CASE WHEN n %% 4 <> 0 THEN current_date + (n %% 60) - 30 END, "
+                "CASE WHEN n %% 4 <> 0 THEN 'UTC' END, CASE WHEN n %% 4 <> 0 THEN 'seeded' END, n %% 4, "
+                "CASE WHEN n %% 5 = 0 THEN ARRAY['work']::varchar(50)[] ELSE '{}' END "
+                "FROM generate_series(1, %s) AS n",
                 (user, tasks),
             )
         conversation_id = None
@@ -209,6 +217,38 @@ def seed(database_url: str, user: str, tasks: int, conversation_messages: int) -
     return conversation_id
 
 
+FILTERED = {
+    "due next 7 days, by due": {"due": "next_7_days", "sort": "due", "timezone": "UTC"},
+    "tag work, by priority": {"tag": "work", "sort": "priority"},
+    "overdue pending": {"due": "overdue", "status": "pending", "timezone": "UTC"},
+    "text 'seeded 7'": {"query": "seeded 7"},
+}
+
+
+async def _filtered_growth(tasks: TaskServerClient, database_url: str, signer: LocalSigner) -> list[Row]:
+    """list_tasks with each kind of filter and sort, for a user with 10 and with 10,000 tasks."""
+    rows: list[Row] = []
+    users = {}
+    for size in (10, 10_000):
+        users[size] = f"grow-filter-{size}-{uuid.uuid4().hex[:6]}"
+        seed(database_url, users[size], size, 0)
+    for label, arguments in FILTERED.items():
+        results: dict[int, list[float]] = {}
+        for size, user in users.items():
+            token = signer.mint(user)
+
+            def call(token: str = token, arguments: dict[str, Any] = arguments) -> Awaitable[Any]:
+                return tasks.call_tool(token, "list_tasks", {**arguments, "limit": 50})
+
+            for _ in range(10):
+                await call()
+            results[size], seconds = await timed(call, 150)
+            rows.append(Row(f"list_tasks ({label}), {size} tasks", results[size], seconds))
+        ratio = percentile(results[10_000], 50) / percentile(results[10], 50)
+        rows[-1].note = f"{ratio:.2f}x the 10-task case (target <= 1.5x)"
+    return rows
+
+
 async def bench_growth(task_url: str, gateway_url: str, database_url: str, signer: LocalSigner) -> list[Row]:
     rows: list[Row] = []
     tasks = TaskServerClient(task_url)
@@ -224,6 +264,7 @@ async def bench_growth(task_url: str, gateway_url: str, database_url: str, signe
             rows.append(Row(f"list_tasks (pending, 50), user with {size} tasks", results[size], seconds))
         ratio = percentile(results[10_000], 50) / percentile(results[10], 50)
         rows[-1].note = f"{ratio:.2f}x the 10-task case (target <= 1.5x)"
+        rows += await _filtered_growth(tasks, database_url, signer)
     finally:
         await tasks.aclose()
 
@@ -302,6 +343,7 @@ async def run(
     for name, service in (("task server", task_server), ("chat gateway", gateway)):
         rss = peak_rss_mb(service.process.pid)
         print(f"peak RSS {name}: {rss:.0f} MiB (target < 200 MiB: {'met' if rss < 200 else 'missed'})")
+    print(f"due-date parser: {bench_parse(20_000):.1f} µs per parse_due call (on every add with a due date)")
     print(f"machine: {os.cpu_count()} cores; load generator in the same machine (shares the CPU)")
 
 

@@ -24,7 +24,7 @@ from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, TextCo
 
 from shared.schemas import ERROR_META_KEY, TURN_META_KEY
 
-from .task_server import IDEMPOTENCY_KEY, TaskServerClient
+from .task_server import IDEMPOTENCY_KEY, TIMEZONE, TaskServerClient
 from .turn_guard import TurnGuard
 
 
@@ -36,6 +36,7 @@ class Turn:
     conversation_id: int
     message_id: int
     keys_from: int | None = None
+    timezone: str | None = None
 
     @property
     def marker(self) -> dict[str, Any]:
@@ -119,7 +120,9 @@ class TaskTools(MCPServer):
     async def call_tool(
         self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
     ) -> CallToolResult:
-        arguments = {key: value for key, value in (arguments or {}).items() if key != IDEMPOTENCY_KEY}
+        arguments = {
+            key: value for key, value in (arguments or {}).items() if key not in (IDEMPOTENCY_KEY, TIMEZONE)
+        }
         catalog = await self._client.catalog(self._token, self._request_id)
         # The guard reserves synchronously, so calls the SDK runs concurrently count against each other.
         admission = self._guard.admit(tool_name, arguments)
@@ -128,6 +131,8 @@ class TaskTools(MCPServer):
         keyed = catalog.takes_idempotency_key(tool_name)
         if keyed:
             arguments[IDEMPOTENCY_KEY] = self._keys.next(tool_name, arguments)
+        if self._turn.timezone and catalog.takes_timezone(tool_name):
+            arguments[TIMEZONE] = self._turn.timezone
         result = await self._client.call_tool(
             self._token,
             tool_name,

@@ -10,9 +10,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.auth import Principal
+from shared.dates import DueParseError, check_zone
 from shared.schemas import ConversationPage, MessagePage, ToolCallRecord
 from shared.validation import BIGINT_MAX, Id, StorableText
 
@@ -22,6 +23,16 @@ from .ratelimit import RateLimiter
 from .turns import ClientGone, TurnEvent
 
 T = TypeVar("T")
+
+
+def _known_zone(value: str) -> str:
+    try:
+        return check_zone(value).key
+    except DueParseError:
+        raise ValueError("not an IANA time zone name, e.g. Europe/Berlin") from None
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
 
 router = APIRouter(prefix="/api/{user_id}", tags=["chat"])
 
@@ -79,6 +90,12 @@ class ChatRequest(BaseModel):
     message: StorableText = Field(
         min_length=1, max_length=MESSAGE_MAX_CHARS_CEILING, description="What the user said."
     )
+    timezone: TimeZoneName | None = Field(
+        default=None,
+        description="The user's IANA time zone (e.g. Europe/Berlin), for reading and showing dates; the "
+        "task server remembers the last one given.",
+        examples=["Europe/Berlin"],
+    )
 
 
 class ChatResponse(BaseModel):
@@ -115,7 +132,8 @@ async def chat(
 ) -> ChatResponse:
     message = await _admit(request, body, principal, limiter)
     outcome = await _unless_client_leaves(
-        request, service.run_turn(principal, message, body.conversation_id, request_id)
+        request,
+        service.run_turn(principal, message, body.conversation_id, request_id, timezone=body.timezone),
     )
     return ChatResponse(
         conversation_id=outcome.conversation_id, response=outcome.response, tool_calls=outcome.tool_calls
@@ -145,7 +163,9 @@ async def chat_stream(
 ) -> StreamingResponse:
     message = await _admit(request, body, principal, limiter)
     # Starting the turn happens before the response begins, so its failures still get a proper status.
-    events = await service.stream_turn(principal, message, body.conversation_id, request_id)
+    events = await service.stream_turn(
+        principal, message, body.conversation_id, request_id, timezone=body.timezone
+    )
     return StreamingResponse(
         _sse(events),
         media_type="text/event-stream",

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 3
 TOKENS_PER_ITEM = 4
+# A tool goes out wrapped ({"type": "function", "function": {..., "strict": false}}): about 75 characters.
+TOKENS_PER_TOOL = 25
 
 
 def estimate_text(text: str) -> int:
@@ -50,7 +52,7 @@ def estimate_tools(tools: Sequence[MCPTool]) -> int:
         estimate_text(
             json.dumps([tool.name, tool.description or "", tool.input_schema], separators=(",", ":"))
         )
-        + TOKENS_PER_ITEM
+        + TOKENS_PER_TOOL
         for tool in tools
     )
 

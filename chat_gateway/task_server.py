@@ -58,6 +58,10 @@ logger = logging.getLogger(__name__)
 TASK_TOOLS_TAG = "tasks"
 TOOLS_CACHE_SECONDS = 300.0
 IDEMPOTENCY_KEY = "idempotency_key"
+# The user's zone comes from the chat request, never from the model: hidden like the key, and sent
+# by the gateway on every call of a turn that has one.
+TIMEZONE = "timezone"
+_HIDDEN = (IDEMPOTENCY_KEY, TIMEZONE)
 # A proxy's answers that mean the request may not have reached the task server, or its answer was lost.
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -75,14 +79,16 @@ _ERROR_CODES: dict[str, type[GatewayError]] = {
 class ToolCatalog:
     """The agent-facing task tools and what the gateway needs to know about each: whether it takes an
     `idempotency_key` (then the gateway supplies one) and whether it only reads (then a retry is safe).
-    `for_model` is what the model sees: the same tools without `idempotency_key`, which the model must
-    neither see nor fabricate, and without string length limits (`maxLength`, `minLength`): the task
-    server enforces them and names the field when one is broken, while servers that turn a schema into a
-    sampling grammar (llama-cpp-python) fail on a `maxLength` of hundreds, and they cost tokens."""
+    `for_model` is what the model sees: the same tools without `idempotency_key` and `timezone`, which
+    the model must neither see nor fabricate, and without string length limits (`maxLength`,
+    `minLength`): the task server enforces them and names the field when one is broken, while servers
+    that turn a schema into a sampling grammar (llama-cpp-python) fail on a `maxLength` of hundreds, and
+    they cost tokens."""
 
     def __init__(self, tools: Sequence[MCPTool]) -> None:
         self.tools = list(tools)
         self._keyed = {tool.name for tool in tools if IDEMPOTENCY_KEY in _properties(tool)}
+        self._zoned = {tool.name for tool in tools if TIMEZONE in _properties(tool)}
         self._read_only = {
             tool.name for tool in tools if tool.annotations is not None and tool.annotations.read_only_hint
         }
@@ -90,6 +96,9 @@ class ToolCatalog:
 
     def takes_idempotency_key(self, name: str) -> bool:
         return name in self._keyed
+
+    def takes_timezone(self, name: str) -> bool:
+        return name in self._zoned
 
     def read_only(self, name: str) -> bool:
         return name in self._read_only
@@ -351,9 +360,10 @@ def _properties(tool: MCPTool) -> dict[str, Any]:
 
 def _for_model(tool: MCPTool) -> MCPTool:
     schema = copy.deepcopy(tool.input_schema)
-    schema.get("properties", {}).pop(IDEMPOTENCY_KEY, None)
+    for hidden in _HIDDEN:
+        schema.get("properties", {}).pop(hidden, None)
     if isinstance(schema.get("required"), list):
-        schema["required"] = [name for name in schema["required"] if name != IDEMPOTENCY_KEY]
+        schema["required"] = [name for name in schema["required"] if name not in _HIDDEN]
     return tool.model_copy(update={"input_schema": _without_length_limits(schema)})
 
 

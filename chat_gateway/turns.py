@@ -136,7 +136,12 @@ class ChatService:
         )
 
     async def _begin(
-        self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None
+        self,
+        principal: Principal,
+        message: str,
+        conversation_id: int | None,
+        request_id: str | None,
+        timezone: str | None = None,
     ) -> StartedTurn:
         assert principal.token is not None
         tool_tokens = 0
@@ -157,6 +162,7 @@ class ChatService:
                 started.conversation_id,
                 started.user_message_id,
                 keys_from if keys_from != started.user_message_id else None,
+                timezone,
             ),
             offered_tokens(started.messages, started.user_message_id),
             list(history_to_input(started.messages[-limit:])),
@@ -206,20 +212,32 @@ class ChatService:
             logger.warning("could not record the failed turn: %s", type(e).__name__)
 
     async def run_turn(
-        self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None = None
+        self,
+        principal: Principal,
+        message: str,
+        conversation_id: int | None,
+        request_id: str | None = None,
+        *,
+        timezone: str | None = None,
     ) -> TurnOutcome:
-        started = await self._begin(principal, message, conversation_id, request_id)
+        started = await self._begin(principal, message, conversation_id, request_id, timezone)
         async for event in self._execute(principal, started, request_id):
             if event.outcome is not None:
                 return event.outcome
         raise GatewayError()  # _execute ends with `done` or raises.
 
     async def stream_turn(
-        self, principal: Principal, message: str, conversation_id: int | None, request_id: str | None = None
+        self,
+        principal: Principal,
+        message: str,
+        conversation_id: int | None,
+        request_id: str | None = None,
+        *,
+        timezone: str | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """The same turn as a sequence of events. Errors before the first event raise (so the HTTP layer
         can answer with a status); errors after it arrive as an `error` event, with the conversation."""
-        started = await self._begin(principal, message, conversation_id, request_id)
+        started = await self._begin(principal, message, conversation_id, request_id, timezone)
         return self._stream(principal, started, request_id)
 
     async def _stream(

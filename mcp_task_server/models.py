@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -17,13 +19,14 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     Uuid,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TITLE_MAX = 200
@@ -32,6 +35,11 @@ USER_ID_MAX = 255
 CONVERSATION_TITLE_MAX = 200
 MESSAGE_MAX = 32_000
 IDEMPOTENCY_KEY_MAX = 200
+TIMEZONE_MAX = 64
+DUE_STRING_MAX = 200
+TAG_MAX = 50
+TAGS_MAX = 20
+PRIORITIES = ("none", "low", "medium", "high")
 CHANGE_KINDS = ("create", "update", "complete", "reopen", "delete", "restore", "undo")
 BULK_ACTIONS = ("complete", "delete")
 
@@ -63,9 +71,46 @@ class Task(Base):
     trashed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Due: the local date (and instant, when it has a time) in the zone it was given in, what was asked,
+    # and the recurrence rule (shared.dates.Recurrence.to_text) of a recurring task.
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_datetime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_timezone: Mapped[str | None] = mapped_column(String(TIMEZONE_MAX))
+    due_string: Mapped[str | None] = mapped_column(String(DUE_STRING_MAX))
+    due_recurrence: Mapped[str | None] = mapped_column(String(64))
+    # 0 none, 1 low, 2 medium, 3 high (PRIORITIES), so sorting by it is sorting by importance.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(TAG_MAX)), default=list, server_default="{}")
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('simple', title || ' ' || coalesce(description, ''))", persisted=True)
+    )
 
     __table_args__ = (
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
+        CheckConstraint("priority BETWEEN 0 AND 3", name="priority_range"),
+        CheckConstraint("cardinality(tags) <= 20", name="tags_count"),
+        CheckConstraint("(due_date IS NULL) = (due_timezone IS NULL)", name="due_complete"),
+        Index(
+            "ix_tasks_user_due_id", "user_id", "due_date", "id", postgresql_where=text("trashed_at IS NULL")
+        ),
+        Index(
+            "ix_tasks_user_priority_id",
+            "user_id",
+            "priority",
+            "id",
+            postgresql_where=text("trashed_at IS NULL"),
+        ),
+        Index(
+            "ix_tasks_user_completed_at",
+            "user_id",
+            "completed_at",
+            postgresql_where=text("trashed_at IS NULL"),
+        ),
+        Index("ix_tasks_tags", "tags", postgresql_using="gin", postgresql_where=text("trashed_at IS NULL")),
+        Index(
+            "ix_tasks_search", "search", postgresql_using="gin", postgresql_where=text("trashed_at IS NULL")
+        ),
         # The hot path: one user's tasks on the list (not in the trash), filtered by status, paged by id.
         Index(
             "ix_tasks_user_completed_id",
@@ -79,6 +124,16 @@ class Task(Base):
         Index("ix_tasks_user_trash_id", "user_id", "id", postgresql_where=text("trashed_at IS NOT NULL")),
         Index("ix_tasks_trashed_at", "trashed_at", postgresql_where=text("trashed_at IS NOT NULL")),
     )
+
+
+class UserSettings(Base):
+    """What the task server remembers about a user: the last time zone a call gave."""
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(TIMEZONE_MAX))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class TaskChange(Base):

@@ -6,11 +6,13 @@ a client written against the seed still works and a new one gets everything in o
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.validation import check_storable
 
@@ -33,6 +35,20 @@ class WireModel(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 
 
+Priority = Literal["none", "low", "medium", "high"]
+PRIORITY_LEVELS: tuple[Priority, ...] = ("none", "low", "medium", "high")
+
+
+class DueOut(WireModel):
+    """When a task is due, as Todoist's API says it (the fields models know)."""
+
+    date: dt.date = Field(description="The local date, YYYY-MM-DD, in `timezone`.")
+    datetime: dt.datetime | None = Field(description="The moment, with its offset; null for all-day.")
+    timezone: str = Field(description="The IANA zone the due date was given in.")
+    string: str = Field(description="What was asked, e.g. 'every monday at 9am'.")
+    is_recurring: bool
+
+
 class TaskOut(WireModel):
     id: int
     title: str
@@ -42,6 +58,34 @@ class TaskOut(WireModel):
     trashed_at: datetime | None = Field(description="When the task went to the trash; null on the list.")
     created_at: datetime
     updated_at: datetime
+    due: DueOut | None = None
+    priority: Priority = "none"
+    tags: list[str] = Field(default_factory=list)
+    completed_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, value: Any) -> Any:
+        """A database row has flat `due_*` columns and a priority number; the wire has objects."""
+        if isinstance(value, dict) or not hasattr(value, "due_date"):
+            return value
+        fields = ("id", "title", "description", "completed", "version", "trashed_at", "created_at")
+        out: dict[str, Any] = {name: getattr(value, name) for name in fields}
+        out["updated_at"] = value.updated_at
+        out["completed_at"] = value.completed_at
+        out["priority"] = PRIORITY_LEVELS[value.priority or 0]
+        out["tags"] = list(value.tags or [])
+        out["due"] = None
+        if value.due_date is not None and value.due_timezone:
+            moment = value.due_datetime
+            out["due"] = DueOut(
+                date=value.due_date,
+                datetime=moment.astimezone(ZoneInfo(value.due_timezone)) if moment is not None else None,
+                timezone=value.due_timezone,
+                string=value.due_string or "",
+                is_recurring=bool(value.due_recurrence),
+            )
+        return out
 
 
 class TaskCreated(WireModel):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from datetime import date, datetime
 from typing import Any
 
 from shared.schemas import ActivityPage, ChangeOut, TaskOut, UndoResult
@@ -55,7 +56,23 @@ def _state(task: Task) -> dict[str, Any]:
         "description": task.description,
         "completed": task.completed,
         "trashed": task.trashed_at is not None,
+        "priority": task.priority,
+        "tags": list(task.tags or []),
+        "due_date": task.due_date,
+        "due_datetime": task.due_datetime,
+        "due_timezone": task.due_timezone,
+        "due_string": task.due_string,
+        "due_recurrence": task.due_recurrence,
     }
+
+
+def _comparable(field: str, value: Any) -> Any:
+    """The log holds JSON (dates as text); the task holds dates: compare them as dates."""
+    if isinstance(value, str) and field == "due_date":
+        return date.fromisoformat(value)
+    if isinstance(value, str) and field == "due_datetime":
+        return datetime.fromisoformat(value)
+    return value
 
 
 def _plan(change: TaskChange) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -164,8 +181,8 @@ def _in_the_way(change: TaskChange, task: Task | None) -> str:
     state = _state(task)
     left, _ = _plan(change)
     for field, value in left.items():
-        if state.get(field) != value:
-            return f"{name}: {_drift(field, state[field])}"
+        if _comparable(field, state.get(field)) != _comparable(field, value):
+            return f"{name}: {_drift(field, state.get(field))}"
     if "trashed" not in left and state["trashed"]:
         return f"{name} is in the trash; restore it first"
     return ""
@@ -178,7 +195,11 @@ def _drift(field: str, now: Any) -> str:
         return "it was completed since" if now else "it was reopened since"
     if field == "title":
         return f"it was renamed since (the title is now '{now}')"
-    return "its description was changed since"
+    if field == "description":
+        return "its description was changed since"
+    if field.startswith("due_"):
+        return "its due date was changed since"
+    return f"its {field} was changed since"
 
 
 def _summary(entries: list[TaskChange], done: list[Changed]) -> str:
@@ -213,6 +234,14 @@ def _sentence(values: dict[str, Any], rows: list[Any]) -> str:
         parts.append(
             f"Marked '{row.title}' (task {row.id}) as {'done' if values['completed'] else 'pending'}."
         )
+    if "due_date" in values:
+        parts.append(
+            f"Put the due date of '{row.title}' (task {row.id}) back to {values['due_date']}."
+            if values["due_date"]
+            else f"Removed the due date of '{row.title}' (task {row.id}) again."
+        )
+    if "priority" in values or "tags" in values:
+        parts.append(f"Put back the priority and tags of '{row.title}' (task {row.id}).")
     return " ".join(parts)
 
 

@@ -11,10 +11,11 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -27,15 +28,33 @@ FIELDS: Mapping[str, str] = {
     "description": "{t}.description",
     "completed": "{t}.completed",
     "trashed": "({t}.trashed_at IS NOT NULL)",
+    "priority": "{t}.priority",
+    "tags": "{t}.tags",
+    # A due date is always set as these five together (see DUE_FIELDS).
+    "due_date": "{t}.due_date",
+    "due_datetime": "{t}.due_datetime",
+    "due_timezone": "{t}.due_timezone",
+    "due_string": "{t}.due_string",
+    "due_recurrence": "{t}.due_recurrence",
 }
-_SNAPSHOT = "jsonb_build_object('title', {t}.title, 'description', {t}.description, " \
-    "'completed', {t}.completed, 'trashed', {t}.trashed_at IS NOT NULL)"  # fmt: skip
+DUE_FIELDS = ("due_date", "due_datetime", "due_timezone", "due_string", "due_recurrence")
+# Values that come back from the activity log as JSON text must be cast to the column's type.
+_CASTS: Mapping[str, str] = {
+    "priority": "smallint",
+    "tags": "varchar(50)[]",
+    "due_date": "date",
+    "due_datetime": "timestamptz",
+}
+_SNAPSHOT = "jsonb_build_object(" + ", ".join(f"'{field}', {sql}" for field, sql in FIELDS.items()) + ")"
 
 # Built from constants only, never from input (values are bound parameters).
 _ADD = text(
     f"""
 WITH created AS (
-    INSERT INTO tasks (user_id, title, description) VALUES (:user_id, :title, :description)
+    INSERT INTO tasks (user_id, title, description, priority, tags,
+                       due_date, due_datetime, due_timezone, due_string, due_recurrence)
+    VALUES (:user_id, :title, :description, :priority, CAST(:tags AS varchar(50)[]),
+            :due_date, :due_datetime, :due_timezone, :due_string, :due_recurrence)
     RETURNING *
 ), logged AS (
     INSERT INTO task_changes (user_id, task_id, kind, title, after, client, request_id)
@@ -49,6 +68,34 @@ SELECT created.*, (SELECT id FROM logged) AS change_id FROM created
 
 
 @dataclass(frozen=True)
+class TaskQuery:
+    """Which of a user's tasks list_tasks shows, and in what order. Dates are the caller's local dates;
+    `today` is today in the caller's zone, `now` the current instant (both for the due filters)."""
+
+    status: str = "all"
+    due: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    tag: str | None = None
+    priority: int | None = None
+    words: tuple[str, ...] = ()
+    completed_from: datetime | None = None
+    completed_before: datetime | None = None
+    sort: str = "created"
+    today: date | None = None
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where the previous page ended, in the sort's terms: the last task's id and sort value."""
+
+    after_id: int
+    due_date: date | None = None
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
 class Changed:
     """A task as one change left it, with the id of the change's activity record."""
 
@@ -57,7 +104,9 @@ class Changed:
 
 
 @lru_cache(maxsize=64)
-def _change_sql(fields: tuple[str, ...], *, in_trash: bool, check_version: bool) -> TextClause:
+def _change_sql(
+    fields: tuple[str, ...], *, in_trash: bool, check_version: bool, skip_recurring: bool = False
+) -> TextClause:
     """UPDATE the caller's tasks among `:task_ids` that are on the list (or in the trash) and differ
     from the new values, and log each change. Rows already as asked are left alone (not logged)."""
     assignments, differs, before, after = [], [], [], []
@@ -66,11 +115,17 @@ def _change_sql(fields: tuple[str, ...], *, in_trash: bool, check_version: bool)
             assignments.append("trashed_at = CASE WHEN :trashed THEN now() END")
             differs.append("(t.trashed_at IS NOT NULL) <> :trashed")
         else:
-            assignments.append(f"{field} = :{field}")
-            differs.append(f"t.{field} IS DISTINCT FROM :{field}")
+            value = f"CAST(:{field} AS {_CASTS[field]})" if field in _CASTS else f":{field}"
+            assignments.append(f"{field} = {value}")
+            differs.append(f"t.{field} IS DISTINCT FROM {value}")
+        if field == "completed":
+            assignments.append("completed_at = CASE WHEN :completed THEN now() END")
         before.append(f"'{field}', " + FIELDS[field].format(t="old"))
         after.append(f"'{field}', " + FIELDS[field].format(t="changed"))
     version = "AND old.version = :expected_version" if check_version else ""
+    if skip_recurring:
+        # Completing a recurring task moves its due date instead (TaskService.complete).
+        version += " AND old.due_recurrence IS NULL"
     trash = "IS NOT NULL" if in_trash else "IS NULL"
     # Column names come from FIELDS, never from input; every value is a bound parameter.
     return text(
@@ -104,8 +159,25 @@ class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, user_id: str, title: str, description: str | None, origin: Origin) -> Changed:
-        params = {"user_id": user_id, "title": title, "description": description, **_origin(origin)}
+    async def add(
+        self,
+        user_id: str,
+        title: str,
+        description: str | None,
+        origin: Origin,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Changed:
+        """`extra`: priority, tags and the DUE_FIELDS, when given."""
+        params = {
+            "user_id": user_id,
+            "title": title,
+            "description": description,
+            "priority": 0,
+            "tags": [],
+            **dict.fromkeys(DUE_FIELDS),
+            **(extra or {}),
+            **_origin(origin),
+        }
         row = (await self.session.execute(_ADD, params)).one()
         return Changed(row, row.change_id)
 
@@ -120,6 +192,7 @@ class TaskRepository:
         expected_version: int | None = None,
         batch_id: uuid.UUID | None = None,
         reverts: Mapping[int, int] | None = None,
+        skip_recurring: bool = False,
     ) -> list[Changed]:
         """Apply `values` (keys from FIELDS) to the tasks and log one `kind` change per task changed.
 
@@ -128,7 +201,10 @@ class TaskRepository:
         """
         fields = tuple(sorted(values))
         statement = _change_sql(
-            fields, in_trash=values.get("trashed") is False, check_version=expected_version is not None
+            fields,
+            in_trash=values.get("trashed") is False,
+            check_version=expected_version is not None,
+            skip_recurring=skip_recurring,
         )
         params: dict[str, Any] = {
             **values,
@@ -165,6 +241,21 @@ class TaskRepository:
         """Up to `limit` tasks in id order after `after_id` (keyset paging: cost does not grow with depth).
 
         `status` is all / pending / completed (tasks on the list) or trashed (the trash only)."""
+        keyset = Keyset(after_id) if after_id is not None else None
+        return await self.query(user_id, TaskQuery(status=status), keyset, limit, ids=ids)
+
+    async def query(
+        self,
+        user_id: str,
+        query: TaskQuery,
+        keyset: Keyset | None,
+        limit: int,
+        *,
+        ids: Sequence[int] = (),
+    ) -> list[Task]:
+        """Up to `limit` tasks matching `query`, in its order, after `keyset`. Keyset paging in every
+        order, on indexes that lead with the user and the sort column: page 100 costs what page 1 does."""
+        status = query.status
         stmt = select(Task).where(Task.user_id == user_id)
         if status == "trashed":
             stmt = stmt.where(Task.trashed_at.is_not(None))
@@ -174,13 +265,92 @@ class TaskRepository:
                 stmt = stmt.where(Task.completed == (status == "completed"))
         if ids:
             stmt = stmt.where(Task.id.in_(list(ids)))
-        if after_id is not None:
-            stmt = stmt.where(Task.id > after_id)
-        stmt = stmt.order_by(Task.id).limit(limit)
-        return list((await self.session.scalars(stmt)).all())
+        stmt = stmt.where(*_filters(query))
+        if query.sort == "due":
+            if keyset is not None:
+                if keyset.due_date is None:
+                    stmt = stmt.where(Task.due_date.is_(None), Task.id > keyset.after_id)
+                else:
+                    stmt = stmt.where(
+                        or_(
+                            tuple_(Task.due_date, Task.id) > tuple_(keyset.due_date, keyset.after_id),
+                            Task.due_date.is_(None),
+                        )
+                    )
+            stmt = stmt.order_by(Task.due_date.asc().nulls_last(), Task.id)
+        elif query.sort == "priority":
+            if keyset is not None:
+                stmt = stmt.where(
+                    tuple_(Task.priority, Task.id) < tuple_(keyset.priority or 0, keyset.after_id)
+                )
+            stmt = stmt.order_by(Task.priority.desc(), Task.id.desc())
+        else:
+            if keyset is not None:
+                stmt = stmt.where(Task.id > keyset.after_id)
+            stmt = stmt.order_by(Task.id)
+        return list((await self.session.scalars(stmt.limit(limit))).all())
 
     async def now(self) -> Any:
         return (await self.session.execute(select(func.now()))).scalar_one()
+
+
+class SettingsRepository:
+    """Each user's last known time zone."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def zone(self, user_id: str) -> str | None:
+        stmt = text("SELECT timezone FROM user_settings WHERE user_id = :user_id")
+        return (await self.session.execute(stmt, {"user_id": user_id})).scalar_one_or_none()
+
+    async def remember_zone(self, user_id: str, zone: str) -> None:
+        # Written only when it differs, so a client that sends its zone on every call costs no row churn.
+        stmt = text(
+            "INSERT INTO user_settings (user_id, timezone) VALUES (:user_id, :zone) "
+            "ON CONFLICT (user_id) DO UPDATE SET timezone = EXCLUDED.timezone, updated_at = now() "
+            "WHERE user_settings.timezone IS DISTINCT FROM EXCLUDED.timezone"
+        )
+        await self.session.execute(stmt, {"user_id": user_id, "zone": zone})
+
+
+def _filters(query: TaskQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    today = query.today
+    if query.due is not None and today is not None:
+        if query.due == "overdue":
+            now = query.now
+            late = Task.due_date < today
+            if now is not None:
+                late = or_(late, and_(Task.due_date == today, Task.due_datetime < now))
+            where.append(late)
+        elif query.due == "today":
+            where.append(Task.due_date == today)
+        elif query.due == "tomorrow":
+            where.append(Task.due_date == today + timedelta(days=1))
+        elif query.due == "next_7_days":
+            where.append(Task.due_date.between(today, today + timedelta(days=6)))
+        elif query.due == "no_date":
+            where.append(Task.due_date.is_(None))
+        elif query.due == "any_date":
+            where.append(Task.due_date.is_not(None))
+    if query.due_from is not None:
+        where.append(Task.due_date >= query.due_from)
+    if query.due_to is not None:
+        where.append(Task.due_date <= query.due_to)
+    if query.tag is not None:
+        where.append(Task.tags.contains([query.tag]))
+    if query.priority is not None:
+        where.append(Task.priority == query.priority)
+    if query.words:
+        # Each word, as a prefix ("mortg" finds "mortgage"); the words are letters and digits only.
+        tsquery = " & ".join(f"{word}:*" for word in query.words)
+        where.append(Task.search.op("@@")(func.to_tsquery("simple", tsquery)))
+    if query.completed_from is not None:
+        where.append(Task.completed_at >= query.completed_from)
+    if query.completed_before is not None:
+        where.append(Task.completed_at < query.completed_before)
+    return where
 
 
 def _origin(origin: Origin) -> dict[str, Any]:

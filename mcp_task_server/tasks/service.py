@@ -3,10 +3,18 @@ caller's unit of work commits."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+from shared.dates import Due, Recurrence, next_occurrence
 from shared.schemas import (
+    Priority,
     TaskCompleted,
     TaskCreated,
     TaskDeleted,
@@ -20,7 +28,13 @@ from shared.schemas import (
 from .. import cursors
 from ..context import Origin
 from ..errors import Conflict, InvalidArgument, NotFound
-from .repository import TaskRepository
+from .fields import clean_tags, columns_of, due_columns, priority_value, zone_or_error
+from .repository import Keyset, SettingsRepository, TaskQuery, TaskRepository
+
+DueFilter = Literal["overdue", "today", "tomorrow", "next_7_days", "no_date", "any_date"]
+TaskSort = Literal["created", "due", "priority"]
+
+DEFAULT_ZONE = "UTC"
 
 
 def task_not_found(task_id: int) -> NotFound:
@@ -31,6 +45,60 @@ def conflict_with(task: Any, message: str) -> Conflict:
     """A conflict that shows the task as it is now, so the caller can decide again."""
     current = TaskOut.model_validate(task)
     return Conflict(message, details={"task": current.model_dump(mode="json")})
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """list_tasks' filters as the caller gave them."""
+
+    status: TaskListFilter = "all"
+    due: DueFilter | None = None
+    due_from: str | None = None
+    due_to: str | None = None
+    tag: str | None = None
+    priority: Priority | None = None
+    query: str | None = None
+    completed_from: str | None = None
+    completed_to: str | None = None
+    sort: TaskSort = "created"
+    timezone: str | None = None
+
+    def digest(self) -> str:
+        """A short digest of the filters and the sort (not the zone), or "" for none."""
+        shown = {k: v for k, v in asdict(self).items() if k not in ("status", "timezone") and v is not None}
+        if shown == {"sort": "created"}:
+            return ""
+        return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(f"{name}: expected a date as YYYY-MM-DD.") from None
+
+
+def _keyset(payload: dict[str, Any], sort: str) -> Keyset:
+    after = cursors.int_field(payload, "after")
+    if sort == "due":
+        raw = payload.get("d")
+        if raw is None:
+            return Keyset(after)
+        return Keyset(after, due_date=_day(raw if isinstance(raw, str) else "x", "cursor"))
+    if sort == "priority":
+        level = payload.get("p")
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 3:
+            raise InvalidArgument("The cursor is not valid. Call again without `cursor`.")
+        return Keyset(after, priority=level)
+    return Keyset(after)
+
+
+def _local_time(moment: datetime | None, zone: str | None) -> Any:
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(zone or DEFAULT_ZONE)).time().replace(tzinfo=None)
 
 
 def clean_title(title: str) -> str:
@@ -56,32 +124,136 @@ class TaskService:
         self.origin = origin
         self.trash_retention = trash_retention
 
-    async def add(self, title: str, description: str | None) -> TaskCreated:
+    async def zone(self, given: str | None) -> str:
+        """The caller's zone: the one given (then remembered), else the last one remembered, else UTC."""
+        settings = SettingsRepository(self.repo.session)
+        if given is not None:
+            zone = zone_or_error(given)
+            await settings.remember_zone(self.user_id, zone)
+            return zone
+        return await settings.zone(self.user_id) or DEFAULT_ZONE
+
+    async def _extra(
+        self, due: str | None, priority: Priority | None, tags: Sequence[str] | None, zone: str | None
+    ) -> dict[str, Any]:
+        """The column values of the newer fields a call gave."""
+        values: dict[str, Any] = {}
+        if priority is not None:
+            values["priority"] = priority_value(priority)
+        if tags is not None:
+            values["tags"] = clean_tags(tags)
+        if due is not None:
+            values.update(due_columns(due, datetime.now(UTC), await self.zone(zone)))
+        elif zone is not None:
+            await self.zone(zone)
+        return values
+
+    async def add(
+        self,
+        title: str,
+        description: str | None,
+        due: str | None = None,
+        priority: Priority | None = None,
+        tags: list[str] | None = None,
+        zone: str | None = None,
+    ) -> TaskCreated:
+        extra = await self._extra(due, priority, tags, zone)
         created = await self.repo.add(
-            self.user_id, clean_title(title), clean_description(description), self.origin
+            self.user_id, clean_title(title), clean_description(description), self.origin, extra
         )
         task = TaskOut.model_validate(created.row)
         return TaskCreated(task_id=task.id, title=task.title, task=task)
 
-    async def list(self, status: TaskListFilter, limit: int, cursor: str | None) -> TaskPage:
-        after_id = None
+    async def list(self, request: ListRequest, limit: int, cursor: str | None) -> TaskPage:
+        query = await self._query(request)
+        # The cursor is bound to the filters it was made for (a digest of them; "" for none).
+        bound = request.digest()
+        keyset = None
         if cursor is not None:
             payload = cursors.decode(cursor, "tasks")
-            if cursors.str_field(payload, "s") != status:
-                raise InvalidArgument(
-                    "The cursor belongs to a different status filter; call without `cursor`."
-                )
-            after_id = cursors.int_field(payload, "after")
+            if cursors.str_field(payload, "s") != request.status or payload.get("f", "") != bound:
+                raise InvalidArgument("The cursor belongs to different filters; call without `cursor`.")
+            keyset = _keyset(payload, query.sort)
         # One extra row tells whether another page exists without a COUNT.
-        rows = await self.repo.page(self.user_id, status, after_id, limit + 1)
+        rows = await self.repo.query(self.user_id, query, keyset, limit + 1)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
-            next_cursor = cursors.encode({"k": "tasks", "s": status, "after": rows[-1].id})
+            last = rows[-1]
+            position: dict[str, Any] = {"k": "tasks", "s": request.status, "after": last.id}
+            if bound:
+                position["f"] = bound
+            if query.sort == "due":
+                position["d"] = last.due_date.isoformat() if last.due_date else None
+            elif query.sort == "priority":
+                position["p"] = last.priority
+            next_cursor = cursors.encode(position)
         return TaskPage(tasks=[TaskOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
-    async def complete(self, task_id: int, expected_version: int | None) -> TaskCompleted:
-        """Completing a completed task changes nothing, not even its version (idempotent)."""
+    async def _query(self, request: ListRequest) -> TaskQuery:
+        zone_needed = request.due is not None or request.completed_from or request.completed_to
+        zone = ZoneInfo(await self.zone(request.timezone)) if zone_needed or request.timezone else None
+        now = datetime.now(UTC)
+        today = now.astimezone(zone).date() if zone is not None else None
+
+        def start_of(day: date) -> datetime:
+            assert zone is not None
+            return datetime.combine(day, time(), zone)
+
+        completed_from = _day(request.completed_from, "completed_from")
+        completed_to = _day(request.completed_to, "completed_to")
+        words = tuple(re.findall(r"\w+", request.query.lower()))[:8] if request.query else ()
+        return TaskQuery(
+            status=request.status,
+            due=request.due,
+            due_from=_day(request.due_from, "due_from"),
+            due_to=_day(request.due_to, "due_to"),
+            tag=clean_tags([request.tag])[0] if request.tag is not None else None,
+            priority=priority_value(request.priority) if request.priority is not None else None,
+            words=words,
+            completed_from=start_of(completed_from) if completed_from else None,
+            completed_before=start_of(completed_to + timedelta(days=1)) if completed_to else None,
+            sort=request.sort,
+            today=today,
+            now=now,
+        )
+
+    async def complete(
+        self, task_id: int, expected_version: int | None, forever: bool = False
+    ) -> TaskCompleted:
+        """Completing a completed task changes nothing, not even its version (idempotent). A recurring
+        task moves to its next occurrence and stays pending (the log records the completion), unless
+        `forever`."""
+        changed = await self.repo.change(
+            self.user_id,
+            [task_id],
+            {"completed": True},
+            "complete",
+            self.origin,
+            expected_version=expected_version,
+            skip_recurring=not forever,
+        )
+        if changed:
+            task = TaskOut.model_validate(changed[0].row)
+            return TaskCompleted(task_id=task.id, title=task.title, task=task)
+        current = await self.repo.get(self.user_id, task_id)
+        if (
+            current is not None
+            and current.due_recurrence
+            and current.trashed_at is None
+            and not current.completed
+            and not forever
+        ):
+            due = Due(
+                current.due_date,  # type: ignore[arg-type]
+                _local_time(current.due_datetime, current.due_timezone),
+                current.due_timezone or DEFAULT_ZONE,
+                current.due_string or "",
+                Recurrence.from_text(current.due_recurrence),
+            )
+            moved = columns_of(next_occurrence(due, datetime.now(UTC)))
+            task = await self._change(task_id, moved, "complete", expected_version)
+            return TaskCompleted(task_id=task.id, title=task.title, task=task)
         task = await self._change(task_id, {"completed": True}, "complete", expected_version)
         return TaskCompleted(task_id=task.id, title=task.title, task=task)
 
@@ -92,8 +264,19 @@ class TaskService:
         description: str | None,
         completed: bool | None,
         expected_version: int | None,
+        due: str | None = None,
+        priority: Priority | None = None,
+        tags: Sequence[str] | None = None,
+        zone: str | None = None,
     ) -> TaskUpdated:
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = await self._extra(due, priority, tags, zone)
+        if values.get("due_date") is not None and values.get("due_recurrence") is None:
+            # "Move it to monday" on a recurring task moves this occurrence and keeps the rule (the
+            # complaint about other task managers: rescheduling that loses the recurrence).
+            current = await self.repo.get(self.user_id, task_id)
+            if current is not None and current.due_recurrence:
+                values["due_recurrence"] = current.due_recurrence
+                values["due_string"] = current.due_string
         if title is not None:
             values["title"] = clean_title(title)
         if description is not None:
@@ -102,7 +285,9 @@ class TaskService:
         if completed is not None:
             values["completed"] = completed
         if not values:
-            raise InvalidArgument("Nothing to change: give a new title, description or completed state.")
+            raise InvalidArgument(
+                "Nothing to change: give a new title, description, due, priority, tags or completed state."
+            )
         kind = "update"
         if set(values) == {"completed"}:
             kind = "complete" if completed else "reopen"

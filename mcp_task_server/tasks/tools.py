@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.schemas import (
     BulkResult,
+    Priority,
     TaskCompleted,
     TaskCreated,
     TaskDeleted,
@@ -29,11 +30,11 @@ from shared.schemas import (
 from shared.validation import Id
 
 from ..context import Origin, app_state, read_only
-from ..models import DESCRIPTION_MAX, TITLE_MAX
+from ..models import DESCRIPTION_MAX, DUE_STRING_MAX, TAG_MAX, TAGS_MAX, TIMEZONE_MAX, TITLE_MAX
 from ..toolkit import STORABLE, CursorText, ExpectedVersion, IdempotencyKey, TaskId, hints, write
 from .bulk import BULK_LIMIT, BulkService
 from .repository import ConfirmationRepository, TaskRepository
-from .service import TaskService
+from .service import DueFilter, ListRequest, TaskService, TaskSort
 
 TASK_TAG = "tasks"
 
@@ -57,6 +58,31 @@ BulkStatus = Annotated[
     TaskStatusFilter | None,
     Field(description='Act on every task on the list with this status: "all", "pending" or "completed".'),
 ]
+# The gist of shared.dates.AMBIGUITY_RULES (all of it is in the README): every tool list costs every turn.
+DUE_RULES = (
+    "A weekday or a date without a year is the next one, today included ('next friday' never today); "
+    "hours are 24-hour unless am/pm is given ('5pm'); numeric dates only as ISO (2026-12-24)."
+)
+DueText = Annotated[
+    Annotated[str, Field(max_length=DUE_STRING_MAX), STORABLE] | None,
+    Field(
+        description='When it is due, in words or ISO 8601: "tomorrow at 9", "next friday", "in 3 days", '
+        '"dec 24", "end of month", "every monday at 9am", "every weekday", "2026-12-24T09:00". ' + DUE_RULES
+    ),
+]
+PriorityArg = Annotated[Priority | None, Field(description='"none", "low", "medium" or "high".')]
+Tags = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=TAG_MAX + 1), STORABLE]] | None,
+    Field(max_length=TAGS_MAX, description='Labels such as "work" or "groceries" (a leading # is dropped).'),
+]
+TimeZoneArg = Annotated[
+    Annotated[str, Field(min_length=1, max_length=TIMEZONE_MAX), STORABLE] | None,
+    Field(
+        description="The user's IANA time zone, e.g. Europe/Berlin, for reading and showing dates. "
+        "Default: the last one given, else UTC."
+    ),
+]
+DayText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 ConfirmationToken = Annotated[
     Annotated[str, Field(min_length=1, max_length=200), STORABLE] | None,
     Field(
@@ -71,16 +97,30 @@ def _service(ctx: Context, session: AsyncSession, user_id: str, origin: Origin) 
 
 
 async def add_task(
-    ctx: Context, title: Title, description: Description | None = None, idempotency_key: IdempotencyKey = None
+    ctx: Context,
+    title: Title,
+    description: Description | None = None,
+    due: DueText = None,
+    priority: PriorityArg = None,
+    tags: Tags = None,
+    timezone: TimeZoneArg = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> TaskCreated:
-    """Create a new task for the user, e.g. "buy milk" or "call mom tomorrow".
+    """Create a new task for the user, e.g. "buy milk" or "call mom" due "tomorrow at 9".
 
-    Use the user's own words for the title; put extra detail in `description`.
-    Returns the new task's id, which later calls use to refer to it.
+    Use the user's own words for the title, without the date (that goes in `due`); put extra detail in
+    `description`. Returns the new task's id, which later calls use to refer to it, and its due date as
+    resolved (date, time, zone).
     """
+    arguments = {
+        "title": title, "description": description, "due": due, "priority": priority, "tags": tags,
+        "timezone": timezone,
+    }  # fmt: skip
     return await write(
-        ctx, "add_task", idempotency_key, {"title": title, "description": description}, TaskCreated,
-        lambda session, user_id, origin: _service(ctx, session, user_id, origin).add(title, description),
+        ctx, "add_task", idempotency_key, arguments, TaskCreated,
+        lambda session, user_id, origin: _service(ctx, session, user_id, origin).add(
+            title, description, due, priority, tags, timezone
+        ),
     )  # fmt: skip
 
 
@@ -93,38 +133,73 @@ async def list_tasks(
             '"trashed" for deleted tasks still in the trash (restore_task brings one back).'
         ),
     ] = "all",
+    due: Annotated[
+        DueFilter | None,
+        Field(description='"overdue", "today", "tomorrow", "next_7_days", "no_date" or "any_date".'),
+    ] = None,
+    due_from: Annotated[DayText | None, Field(description="Due on or after this date, YYYY-MM-DD.")] = None,
+    due_to: Annotated[DayText | None, Field(description="Due on or before this date, YYYY-MM-DD.")] = None,
+    tag: Annotated[
+        Annotated[str, Field(min_length=1, max_length=TAG_MAX + 1), STORABLE] | None,
+        Field(description="Only tasks with this tag."),
+    ] = None,
+    priority: Annotated[Priority | None, Field(description="Only tasks of this priority.")] = None,
+    query: Annotated[
+        Annotated[str, Field(min_length=1, max_length=200), STORABLE] | None,
+        Field(description='Words to find in the title or description ("mortg" finds "mortgage").'),
+    ] = None,
+    completed_from: Annotated[
+        DayText | None, Field(description="Completed on or after this date (YYYY-MM-DD, the user's zone).")
+    ] = None,
+    completed_to: Annotated[
+        DayText | None, Field(description="Completed on or before this date (YYYY-MM-DD, the user's zone).")
+    ] = None,
+    sort: Annotated[
+        TaskSort,
+        Field(description='"created" (oldest first), "due" (soonest first, undated last) or "priority".'),
+    ] = "created",
+    timezone: TimeZoneArg = None,
     limit: Annotated[StrictInt, Field(ge=1, le=100, description="Most tasks to return in this page.")] = 50,
     cursor: Annotated[
         CursorText | None, Field(description="`next_cursor` from a previous call, to get the next page.")
     ] = None,
 ) -> TaskPage:
-    """List the user's tasks, oldest first, with their ids, titles, versions and whether they are done.
+    """List the user's tasks with their ids, titles, due dates, priorities, tags and whether they are
+    done; filters combine. "What's due today?" is due="today"; "what did I finish yesterday?" is
+    status="completed" with completed_from and completed_to both yesterday.
 
     Call this to answer "what's on my list?" and to find a task's id from its title before acting on it.
     Deleted tasks are not shown unless status is "trashed". When `next_cursor` is not null there are
-    more tasks: call again with it as `cursor`.
+    more tasks: call again with it (and the same filters) as `cursor`.
     """
+    request = ListRequest(
+        status, due, due_from, due_to, tag, priority, query, completed_from, completed_to, sort, timezone
+    )
     return await read_only(
         ctx,
         lambda user_id, session: TaskService(
             TaskRepository(session), user_id, Origin(""), app_state(ctx).trash_retention
-        ).list(status, limit, cursor),
+        ).list(request, limit, cursor),
     )
 
 
 async def complete_task(
     ctx: Context,
     task_id: TaskId,
+    forever: Annotated[
+        StrictBool, Field(description="For a recurring task: end the recurrence and complete it for good.")
+    ] = False,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskCompleted:
     """Mark one of the user's tasks as completed (done). Completing a completed task is harmless.
+    A recurring task instead moves to its next occurrence and stays on the list (unless `forever`).
 
     To complete several tasks at once use complete_tasks, which asks the user to confirm first."""
+    arguments = {"task_id": task_id, "forever": forever, "expected_version": expected_version}
     return await write(
-        ctx, "complete_task", idempotency_key, {"task_id": task_id, "expected_version": expected_version},
-        TaskCompleted,
-        lambda s, u, o: _service(ctx, s, u, o).complete(task_id, expected_version),
+        ctx, "complete_task", idempotency_key, arguments, TaskCompleted,
+        lambda s, u, o: _service(ctx, s, u, o).complete(task_id, expected_version, forever),
     )  # fmt: skip
 
 
@@ -156,18 +231,26 @@ async def update_task(
     completed: Annotated[
         StrictBool | None, Field(description="false reopens a completed task; true marks it done.")
     ] = None,
+    due: Annotated[DueText, Field(description='A new due date in words or ISO 8601; "" removes it.')] = None,
+    priority: PriorityArg = None,
+    tags: Annotated[
+        Tags, Field(description="The task's tags from now on (replaces them; [] removes all).")
+    ] = None,
+    timezone: TimeZoneArg = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskUpdated:
-    """Change a task's title, description or completed state. Give only what should change."""
+    """Change a task's title, description, due date, priority, tags or completed state. Give only what
+    should change. Moving a recurring task's date keeps its recurrence when the new text has none."""
     arguments = {
         "task_id": task_id, "title": title, "description": description, "completed": completed,
+        "due": due, "priority": priority, "tags": tags, "timezone": timezone,
         "expected_version": expected_version,
     }  # fmt: skip
     return await write(
         ctx, "update_task", idempotency_key, arguments, TaskUpdated,
         lambda s, u, o: _service(ctx, s, u, o).update(
-            task_id, title, description, completed, expected_version
+            task_id, title, description, completed, expected_version, due, priority, tags, timezone
         ),
     )  # fmt: skip
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx2
 import psycopg
+import pytest
 
 from tests.support.fake_llm import FakeLLM
 from tests.support.gateway_fixtures import auth, user_token
@@ -201,3 +202,39 @@ async def test_concurrent_turns_from_many_users_each_act_as_their_own_user(
         assert sorted(title for title, _ in tasks_of(clean_db, user)) == sorted(
             f"{user} task {n}" for n in range(5)
         )
+
+
+def test_the_chat_requests_time_zone_goes_with_every_tool_call_and_not_to_the_model(
+    http: httpx2.Client, gateway: Service, fake_llm: FakeLLM, clean_db: str
+) -> None:
+    body = chat(
+        http,
+        gateway,
+        "tz",
+        'call add_task {"title": "Call mom", "due": "tomorrow at 9"}',
+        timezone="Asia/Tokyo",
+    ).json()
+    due = body["tool_calls"][0]["result"]["task"]["due"]
+    assert (due["timezone"], due["string"]) == ("Asia/Tokyo", "tomorrow at 9")
+    assert due["datetime"].endswith("T09:00:00+09:00")
+    # The model can neither see nor set the zone; a zone it sends anyway is replaced by the request's.
+    for tool in fake_llm.requests[-1]["tools"]:
+        assert "timezone" not in tool["function"]["parameters"].get("properties", {})
+    body = chat(
+        http,
+        gateway,
+        "tz",
+        'call add_task {"title": "x", "due": "today", "timezone": "America/New_York"}',
+        timezone="Europe/Berlin",
+    ).json()
+    assert body["tool_calls"][0]["result"]["task"]["due"]["timezone"] == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../../etc/passwd", "x" * 100])
+def test_an_unknown_time_zone_is_422_naming_it(http: httpx2.Client, gateway: Service, zone: str) -> None:
+    response = http.post(
+        f"{gateway.base_url}/api/tz2/chat", headers=auth("tz2"), json={"message": "hi", "timezone": zone}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "timezone" in response.json()["error"]["message"]

@@ -348,17 +348,18 @@ def test_without_streaming_the_model_is_asked_for_whole_replies(
 def test_history_is_trimmed_to_the_token_budget_oldest_turns_first(
     start_gateway: StartGateway, http: httpx2.Client, fake_llm: FakeLLM, user: str, clean_db: str
 ) -> None:
-    budget = {"MODEL_CONTEXT_TOKENS": "8000", "MODEL_MAX_TOKENS": "512", "HISTORY_LIMIT": "200"}
+    budget = {"MODEL_CONTEXT_TOKENS": "16000", "MODEL_MAX_TOKENS": "512", "HISTORY_LIMIT": "200"}
     with start_gateway(**budget) as small:
         first = chat(http, small, user, 'call add_task {"title": "first"}').json()
         conversation_id = first["conversation_id"]
-        for n in range(12):
+        for n in range(16):
             long = f"turn {n} " + "words " * 600
             response = chat(http, small, user, long, conversation_id=conversation_id)
             assert response.status_code == 200, response.text
             sent = fake_llm.requests[-1]
-            # What was sent fits the budget (3 characters a token, pessimistically) ...
-            assert len(json.dumps(sent["messages"])) + len(json.dumps(sent["tools"])) < (8000 - 512) * 3
+            # What was sent fits the budget (3 characters of compact JSON a token, pessimistically) ...
+            compact = json.dumps([sent["messages"], sent["tools"]], separators=(",", ":"))
+            assert len(compact) < (16000 - 512) * 3
             # ... always ends with this turn's message, and never holds a tool result without its call.
             assert sent["messages"][-1]["content"].startswith(f"turn {n} ")
             called = {
@@ -371,10 +372,10 @@ def test_history_is_trimmed_to_the_token_budget_oldest_turns_first(
         contents = [m.get("content") or "" for m in sent["messages"]]
     # The oldest turns went first: the first turn's call is gone, the latest turns are all there.
     assert not any("first" in content for content in contents if isinstance(content, str))
-    assert any(content.startswith("turn 11 ") for content in contents)
-    assert any(content.startswith("turn 10 ") for content in contents)
+    assert any(content.startswith("turn 15 ") for content in contents)
+    assert any(content.startswith("turn 14 ") for content in contents)
     # Nothing was dropped from the conversation itself, only from what the model was sent.
-    assert len(stored(clean_db, conversation_id)) == 26
+    assert len(stored(clean_db, conversation_id)) == 34
 
 
 def test_a_message_that_cannot_fit_is_refused_before_it_is_stored(

@@ -120,13 +120,38 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "confirmation_token": TEXT,
     "idempotency_key": st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True),
     "tool_calls": TOOL_CALL_RECORDS,
+    "due": st.one_of(
+        TEXT,
+        st.sampled_from(["tomorrow at 9", "every monday", "every 31st", "2026-02-29", "in 99999 days", ""]),
+    ),
+    "priority": st.sampled_from(["none", "low", "medium", "high", "p1", ""]),
+    "tags": st.lists(TEXT, max_size=22),
+    "tag": TEXT,
+    "timezone": st.sampled_from(["UTC", "Europe/Berlin", "Asia/Tokyo", "Mars/Base", "", "../x", "UTC\x00"]),
+    "forever": st.booleans(),
+    "query": TEXT,
+    "sort": st.sampled_from(["created", "due", "priority", "random"]),
+    "due_filter": st.sampled_from(
+        ["overdue", "today", "tomorrow", "next_7_days", "no_date", "any_date", "x"]
+    ),
+    "day": st.one_of(
+        st.sampled_from(["2026-12-24", "2026-02-30", "0000-01-01", "9999-12-31", "2026-1-1"]), TEXT
+    ),
 }
+# Parameters whose plausible values another's strategy gives.
+ALIASES = {"due_from": "day", "due_to": "day", "completed_from": "day", "completed_to": "day"}
 TOOLS = {
-    "add_task": ["title", "description", "idempotency_key"],
-    "list_tasks": ["status", "limit", "cursor"],
-    "complete_task": ["task_id", "expected_version", "idempotency_key"],
+    "add_task": ["title", "description", "due", "priority", "tags", "timezone", "idempotency_key"],
+    "list_tasks": [
+        *("status", "due", "due_from", "due_to", "tag", "priority", "query", "completed_from"),
+        *("completed_to", "sort", "timezone", "limit", "cursor"),
+    ],
+    "complete_task": ["task_id", "forever", "expected_version", "idempotency_key"],
     "delete_task": ["task_id", "expected_version", "idempotency_key"],
-    "update_task": ["task_id", "title", "description", "completed", "expected_version", "idempotency_key"],
+    "update_task": [
+        *("task_id", "title", "description", "completed", "due", "priority", "tags", "timezone"),
+        *("expected_version", "idempotency_key"),
+    ],
     "restore_task": ["task_id", "idempotency_key"],
     "complete_tasks": ["task_ids", "status", "confirmation_token", "idempotency_key"],
     "delete_tasks": ["task_ids", "status", "confirmation_token", "idempotency_key"],
@@ -145,7 +170,8 @@ def arguments_for(draw: st.DrawFn, tool: str) -> dict[str, Any]:
     for name in TOOLS[tool]:
         choice = draw(st.sampled_from(["omit", "plausible", "plausible", "hostile"]))
         if choice == "plausible":
-            arguments[name] = draw(PLAUSIBLE[name])
+            key = "due_filter" if (tool, name) == ("list_tasks", "due") else ALIASES.get(name, name)
+            arguments[name] = draw(PLAUSIBLE[key])
         elif choice == "hostile":
             arguments[name] = draw(st.one_of(JSON_VALUES, DEEP))
     if draw(st.booleans()) and draw(st.booleans()):

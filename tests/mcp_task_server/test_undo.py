@@ -61,6 +61,13 @@ async def test_every_change_is_logged_with_before_after_client_and_time(alice: C
         "description": None,
         "completed": False,
         "trashed": False,
+        "priority": 0,
+        "tags": [],
+        "due_date": None,
+        "due_datetime": None,
+        "due_timezone": None,
+        "due_string": None,
+        "due_recurrence": None,
     }
     assert changes[1]["before"] == {"trashed": False}
     assert changes[1]["after"] == {"trashed": True}
