@@ -8,7 +8,10 @@ new field means a few phrasings here plus a name in `toolbox._EXTRA_NAMES`.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from shared.dates import DueParseError, parse_due, split_due_phrase
 
 from .intents import Intent
 from .references import parse_ref
@@ -18,9 +21,9 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.I)
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _LIST_OF_WORDS = re.compile(r"\s*(?:,|\band\b)\s*", re.I)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FILLER = re.compile(r"^(?:due|by|on)\s+", re.I)
 
 _PRIORITY = [
     _rx(
@@ -45,10 +48,27 @@ _TAGS = [
 ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SpokenDate:
+    """A due date as the user said it. A tool that takes text gets the words, which the task server
+    reads in the user's time zone (a date resolved here could be a day off); one that takes an ISO
+    date gets it resolved against `today`."""
+
+    phrase: str
+    today: date
+
+    def iso_date(self) -> str | None:
+        now = datetime.combine(self.today, time(12), UTC)
+        try:
+            return parse_due(self.phrase, now, "UTC").date.isoformat()
+        except DueParseError:
+            return None
+
+
 def take_extras(
     body: str, supported: frozenset[str], today: date
 ) -> tuple[str, tuple[tuple[str, object], ...]]:
-    """Take the supported details out of a new task's text: ("Pay rent", (("due", "2025-03-07"),))."""
+    """Take the supported details out of a new task's text: ("Pay rent", (("due", SpokenDate(...)),))."""
     extras: list[tuple[str, object]] = []
     if "tags" in supported:
         tags: list[str] = []
@@ -62,34 +82,30 @@ def take_extras(
         for pattern in _PRIORITY:
             said = pattern.search(body)
             if said:
-                spoken = said["p"].lower()
-                extras.append(("priority", {"top": "high", "important": "high"}.get(spoken, spoken)))
+                extras.append(("priority", priority_word(said["p"])))
                 body = (body[: said.start()] + " " + body[said.end() :]).strip()
                 break
     if "due" in supported:
-        for pattern in _DUE:
-            match = pattern.search(body)
-            if match:
-                extras.append(("due", resolve_date(match["d"], today).isoformat()))
-                body = body[: match.start()] + body[match.end() :]
-                break
+        # The phrase as the user said it ("tomorrow at 9", "every monday"): the task server reads it in
+        # the user's time zone, which this model does not know (a date resolved here could be a day off).
+        rest, phrase = split_due_phrase(body)
+        if phrase is not None:
+            extras.append(("due", SpokenDate(_FILLER.sub("", phrase), today)))
+            body = rest.rstrip(" ,;-")
+        else:
+            for pattern in _DUE:
+                match = pattern.search(body)
+                if match:
+                    extras.append(("due", SpokenDate(match["d"], today)))
+                    body = body[: match.start()] + body[match.end() :]
+                    break
     return body.strip(), tuple(extras)
 
 
-def resolve_date(spoken: str, today: date) -> date:
-    """ "friday" is the next Friday after today; "next friday" the one a week after that."""
-    spoken = " ".join(spoken.lower().split())
-    if spoken in ("today", "tonight"):
-        return today
-    if spoken in ("tomorrow", "tmrw", "tmr"):
-        return today + timedelta(days=1)
-    if spoken == "next week":
-        return today + timedelta(days=7 - today.weekday())
-    if _ISO_DATE.fullmatch(spoken):
-        return date.fromisoformat(spoken)
-    day = _WEEKDAYS.index(spoken.split()[-1])
-    ahead = (day - today.weekday()) % 7 or 7
-    return today + timedelta(days=ahead + (7 if spoken.startswith("next") and ahead < 7 else 0))
+def priority_word(spoken: str) -> str:
+    """The tools' priority for what was said: "normal" is medium, "top", "urgent" and "important" high."""
+    spoken = spoken.lower()
+    return {"top": "high", "important": "high", "urgent": "high", "normal": "medium"}.get(spoken, spoken)
 
 
 _UPDATE_EXTRAS = [
@@ -115,10 +131,10 @@ def update_extras(clause: str, supported: frozenset[str], today: date) -> list[I
             continue
         value: object = match["v"].lower()
         if kind == "due":
-            value = resolve_date(match["v"], today).isoformat()
+            value = SpokenDate(" ".join(match["v"].split()), today)
         elif kind == "tags":
             value = tuple(t for t in _LIST_OF_WORDS.split(match["v"].lower()) if t)
-        elif value == "top":
-            value = "high"
+        elif kind == "priority":
+            value = priority_word(match["v"])
         return [Intent("update", ref=ref, extras=((kind, value),), text=clause)]
     return None

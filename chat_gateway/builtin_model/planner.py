@@ -13,6 +13,7 @@ from typing import Any
 
 from . import changes
 from .conversation import Turn
+from .extras import SpokenDate
 from .intents import Intent, Ref
 from .references import TaskInfo, match_words, resolve
 from .steps import MAX_PAGES, Call, Outcome, State, Step, make_call, read_all, record
@@ -154,8 +155,18 @@ def _extras(tools: Toolbox, tool: str, intent: Intent) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for kind, value in intent.extras:
         name = tools.extra_argument(tool, kind)
-        if name is not None:
-            values[name] = list(value) if isinstance(value, tuple) else value
+        if name is None:
+            continue
+        if isinstance(value, SpokenDate):
+            # Only a `due` that takes text gets the words (the contract's: the server reads them in the
+            # user's zone); `due_date`, `deadline` or a `format: date` get an ISO date.
+            field = tools.field(tool, name)
+            iso = name != "due" or (field is not None and field.format in ("date", "date-time"))
+            resolved = value.iso_date() if iso else value.phrase
+            if resolved is not None:
+                values[name] = resolved
+            continue
+        values[name] = list(value) if isinstance(value, tuple) else value
     return values
 
 

@@ -38,6 +38,7 @@ class Field:
     max_length: int | None = None
     minimum: float | None = None
     maximum: float | None = None
+    format: str | None = None
 
     @classmethod
     def from_schema(cls, schema: Mapping[str, Any]) -> Field:
@@ -45,14 +46,16 @@ class Field:
         types: set[str] = set()
         enum: tuple[Any, ...] | None = None
         max_length = minimum = maximum = None
+        format_: str | None = None
         for branch in branches:
+            format_ = format_ or branch.get("format")
             kind = branch.get("type")
             types.update(kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else [])
             enum = enum or (tuple(branch["enum"]) if "enum" in branch else None)
             max_length = max_length or branch.get("maxLength")
             minimum = minimum if minimum is not None else branch.get("minimum")
             maximum = maximum if maximum is not None else branch.get("maximum")
-        return cls(frozenset(types), enum, max_length, minimum, maximum)
+        return cls(frozenset(types), enum, max_length, minimum, maximum, format_)
 
 
 class Toolbox:

@@ -238,23 +238,25 @@ class TaskService:
             return TaskCompleted(task_id=task.id, title=task.title, task=task)
         current = await self.repo.get(self.user_id, task_id)
         if (
-            current is not None
-            and current.due_recurrence
-            and current.trashed_at is None
-            and not current.completed
-            and not forever
+            current is None
+            or not current.due_recurrence
+            or current.due_date is None
+            or current.trashed_at is not None
+            or current.completed
+            or forever
         ):
-            due = Due(
-                current.due_date,  # type: ignore[arg-type]
-                _local_time(current.due_datetime, current.due_timezone),
-                current.due_timezone or DEFAULT_ZONE,
-                current.due_string or "",
-                Recurrence.from_text(current.due_recurrence),
-            )
-            moved = columns_of(next_occurrence(due, datetime.now(UTC)))
-            task = await self._change(task_id, moved, "complete", expected_version)
+            # Not a recurring task to move (or already done): the usual reasons, from the row just read.
+            task = self._unchanged(task_id, {"completed": True}, expected_version, current)
             return TaskCompleted(task_id=task.id, title=task.title, task=task)
-        task = await self._change(task_id, {"completed": True}, "complete", expected_version)
+        due = Due(
+            current.due_date,
+            _local_time(current.due_datetime, current.due_timezone),
+            current.due_timezone or DEFAULT_ZONE,
+            current.due_string or "",
+            Recurrence.from_text(current.due_recurrence),
+        )
+        moved = columns_of(next_occurrence(due, datetime.now(UTC)))
+        task = await self._change(task_id, moved, "complete", expected_version)
         return TaskCompleted(task_id=task.id, title=task.title, task=task)
 
     async def update(
@@ -314,7 +316,12 @@ class TaskService:
         if changed:
             return TaskOut.model_validate(changed[0].row)
         # Nothing changed: find out why (only on this path, so a change stays one round trip).
-        task = await self.repo.get(self.user_id, task_id)
+        return self._unchanged(task_id, values, expected_version, await self.repo.get(self.user_id, task_id))
+
+    def _unchanged(
+        self, task_id: int, values: dict[str, Any], expected_version: int | None, task: Any
+    ) -> TaskOut:
+        """Why a change changed nothing: an error, or the task already as asked."""
         if task is None:
             raise task_not_found(task_id)
         restoring = values.get("trashed") is False

@@ -235,3 +235,25 @@ async def test_due_dates_resolve_against_today() -> None:
     assert [arguments(c) for c in calls] == [
         {"title": "Call mom", "due_date": str(TODAY + timedelta(days=1))}
     ]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("add call mom tomorrow at 9", {"title": "Call mom", "due": "tomorrow at 9"}),
+        ("add pay rent every month on the 1st", {"title": "Pay rent", "due": "every month on the 1st"}),
+        ("add water the plants, due friday", {"title": "Water the plants", "due": "friday"}),
+        ("add read 1984", {"title": "Read 1984"}),
+        ("add call may", {"title": "Call may"}),
+        ("add file taxes normal priority", {"title": "File taxes", "priority": "medium"}),
+        ("add fix the roof urgent", {"title": "Fix the roof", "priority": "high"}),
+    ],
+)
+async def test_a_due_text_argument_gets_the_words_for_the_server_to_read(
+    said: str, expected: dict[str, str]
+) -> None:
+    """The contract's `due` takes text: the task server reads it in the user's zone, so the words go as
+    said (resolving them here, in the gateway's zone, could be a day off)."""
+    offered = tools(extended("add_task", due={"type": "string"}, priority={"type": "string"}))
+    calls, _, _ = await converse(said, FakeTasks(), offered=offered)
+    assert [arguments(c) for c in calls] == [expected]
