@@ -24,6 +24,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 _LIST_OF_WORDS = re.compile(r"\s*(?:,|\band\b)\s*", re.I)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FILLER = re.compile(r"^(?:due|by|on)\s+", re.I)
+_BARE_TIME = re.compile(r"(?:(?:due|by|on)\s+)?(?:at\s+)?\d{1,2}", re.I)
 
 _PRIORITY = [
     _rx(
@@ -32,6 +33,8 @@ _PRIORITY = [
     _rx(r"(?:,\s*|\s+)(?:priority|prio)\s*[:=]?\s*(?P<p>low|medium|normal|high|urgent)\b"),
     _rx(r"(?:,\s*|\s+)(?:it'?s\s+)?(?P<p>urgent|important)$"),
     _rx(r"^(?P<p>urgent|important)\s*[:!-]?\s+"),
+    # Todoist's shorthand: p1 is the highest.
+    _rx(r"(?:,\s*|\s+)(?P<p>p[1-4])\b"),
 ]
 _DATE = (
     r"(?P<d>today|tonight|tomorrow|tmrw|tmr|next\s+week|(?:next\s+|this\s+)?(?:mon|tues|wednes|thurs|fri"
@@ -89,6 +92,10 @@ def take_extras(
         # The phrase as the user said it ("tomorrow at 9", "every monday"): the task server reads it in
         # the user's time zone, which this model does not know (a date resolved here could be a day off).
         rest, phrase = split_due_phrase(body)
+        if phrase is not None and _BARE_TIME.fullmatch(phrase):
+            # "pick up kids at 3": a bare hour reads as 03:00 on a 24-hour clock, which nobody means; it
+            # stays in the title rather than become a wrong date.
+            phrase = None
         if phrase is not None:
             extras.append(("due", SpokenDate(_FILLER.sub("", phrase), today)))
             body = rest.rstrip(" ,;-")
@@ -105,7 +112,10 @@ def take_extras(
 def priority_word(spoken: str) -> str:
     """The tools' priority for what was said: "normal" is medium, "top", "urgent" and "important" high."""
     spoken = spoken.lower()
-    return {"top": "high", "important": "high", "urgent": "high", "normal": "medium"}.get(spoken, spoken)
+    shorthand = {"p1": "high", "p2": "medium", "p3": "low", "p4": "none"}
+    return {"top": "high", "important": "high", "urgent": "high", "normal": "medium", **shorthand}.get(
+        spoken, spoken
+    )
 
 
 _UPDATE_EXTRAS = [
@@ -117,6 +127,11 @@ _UPDATE_EXTRAS = [
                 r"(?P<ref>.+?)\s+(?:to|as)\s+" + _DATE.replace("?P<d>", "?P<v>"))),
     ("due", _rx(r"(?P<ref>.+?)\s+is\s+due\s+(?:on\s+|by\s+)?" + _DATE.replace("?P<d>", "?P<v>"))),
     ("tags", _rx(r"(?:tag|label)\s+(?P<ref>.+?)\s+(?:with|as)\s+(?P<v>[\w-]+(?:\s*(?:,|and)\s*[\w-]+)*)")),
+    # "move the dentist to monday", "push task 3 to next week": any phrase the date parser reads.
+    ("due", _rx(r"(?:move|push|reschedule|postpone|put\s+off|bump|shift)\s+(?P<ref>.+?)\s+(?:to|until|till)"
+                r"\s+(?P<v>.+)")),
+    ("due", _rx(r"(?:remove|clear|delete|drop|unset)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+"
+                r"(?:of|from|on|for)\s+(?P<ref>.+?)(?P<v>)")),
 ]  # fmt: skip
 
 
@@ -131,7 +146,10 @@ def update_extras(clause: str, supported: frozenset[str], today: date) -> list[I
             continue
         value: object = match["v"].lower()
         if kind == "due":
-            value = SpokenDate(" ".join(match["v"].split()), today)
+            spoken = SpokenDate(" ".join(match["v"].split()), today)
+            if spoken.phrase and spoken.iso_date() is None:
+                continue  # "move milk to the top" is not a date.
+            value = spoken
         elif kind == "tags":
             value = tuple(t for t in _LIST_OF_WORDS.split(match["v"].lower()) if t)
         elif kind == "priority":

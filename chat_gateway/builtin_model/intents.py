@@ -91,6 +91,8 @@ class Intent:
     count: bool = False
     text: str = ""
     extras: tuple[tuple[str, object], ...] = field(default=())
+    # A list's filters by date or tag, as list_tasks names them: (("due", "today"),).
+    filters: tuple[tuple[str, str], ...] = field(default=())
     # "confirm": the preview the user said yes to (None when nothing was waiting for a yes).
     preview: Preview | None = None
     # "undo" of "restore what I deleted": the latest deletion still in effect, not the latest change.

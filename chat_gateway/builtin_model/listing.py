@@ -72,14 +72,48 @@ _IS_DONE_QUESTION = _rx(
 )
 
 
+_DUE_FILTERS = [
+    ("overdue", _rx(r"\b(?:overdue|past\s+due|late)\b")),
+    # Only said outright: "what do I have to do today?" asks for the pending list, dated or not.
+    ("today", _rx(r"\b(?:due\s+today|today'?s\s+(?:tasks|list|to-?dos?)|for\s+today)\b")),
+    ("tomorrow", _rx(r"\b(?:due\s+tomorrow|tomorrow'?s\s+(?:tasks|list)|(?:for|on)\s+tomorrow"
+                     r"|(?:have|to\s+do)\s+tomorrow)\b")),
+    ("next_7_days", _rx(r"\b(?:(?:due\s+)?this\s+week|next\s+(?:7|seven)\s+days|coming\s+up)\b")),
+]  # fmt: skip
+_FINISHED_ON = _rx(r"\b(?:finish|finished|complete|completed|did|done|got\s+done)\b.*?\b"
+                   r"(?P<day>yesterday|today)\b")  # fmt: skip
+_TAG = _rx(r"(?:#|\btagged\s+(?:as\s+)?|\bwith\s+the\s+(?:tag|label)\s+)(?P<t>[a-z][\w-]*)")
+
+
+def list_filters(lowered: str) -> tuple[tuple[str, str], ...]:
+    """The date and tag filters a list question names ("what's due today?", "#work tasks")."""
+    filters: list[tuple[str, str]] = []
+    finished = _FINISHED_ON.search(lowered)
+    if finished:
+        filters += [("completed_from", finished["day"]), ("completed_to", finished["day"])]
+    else:
+        due = next((name for name, pattern in _DUE_FILTERS if pattern.search(lowered)), None)
+        if due is not None:
+            filters.append(("due", due))
+    tag = _TAG.search(lowered)
+    if tag:
+        filters.append(("tag", tag["t"]))
+    return tuple(filters)
+
+
 def parse_list(clause: str) -> list[Intent] | None:
     clause = correct_typos(clause)
     lowered = clause.lower()
     strong = _STRONG_LIST.match(lowered) is not None
     status = _list_status(lowered)
+    filters = list_filters(lowered)
+    if any(name == "completed_from" for name, _ in filters):
+        status = "completed"
+    elif any(value == "overdue" for _, value in filters):
+        status = "pending"
     bare = _BARE_LIST.fullmatch(lowered) is not None
     weak = _WEAK_LIST.match(lowered) is not None and (
-        _LIST_NOUN.search(lowered) is not None or status != "all"
+        _LIST_NOUN.search(lowered) is not None or status != "all" or bool(filters)
     )
     asked = _IS_DONE_QUESTION.fullmatch(clause)
     if asked and not strong and not weak:
@@ -93,8 +127,10 @@ def parse_list(clause: str) -> list[Intent] | None:
         if search is None or not lowered.startswith(("search", "find", "look", "do i", "is there")):
             return None
     count = lowered.startswith("how many")
-    ref, query = _list_target(clause)
-    return [Intent("list", ref=ref, status=status, query=query, count=count, text=clause)]
+    ref, query = _list_target(_TAG.sub(" ", clause) if filters else clause)
+    if filters and query is not None and not content_words(query):
+        query = None
+    return [Intent("list", ref=ref, status=status, query=query, count=count, text=clause, filters=filters)]
 
 
 def _list_status(lowered: str) -> Status:

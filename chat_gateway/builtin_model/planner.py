@@ -177,6 +177,8 @@ def _list_calls(index: int, intent: Intent, state: State, outcome: Outcome) -> l
         intent.status if status_field is None or intent.status in (status_field.enum or ()) else "all"
     )
     tool, values = LIST, dict[str, Any](status=server_status)
+    # Date and tag filters go to the server when list_tasks takes them (it reads the days in the user's zone).
+    values.update({name: value for name, value in intent.filters if state.tools.accepts(LIST, name)})
     if search is not None:
         tool = search[0]
         values = {**values, search[1]: intent.query} if tool == LIST else {search[1]: intent.query}

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from shared.dates import describe_due_json
 
 from .intents import Action, Ref
 from .text import STOPWORDS, close_enough, content_words, correct_typos, stem, unquote
@@ -133,6 +136,8 @@ class TaskInfo:
     title: str
     completed: bool | None = None
     description: str | None = None
+    # When it is due, for people, in the task's own zone ("tomorrow, Fri 4 Dec, 09:00"), if it is.
+    due: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TaskInfo | None:
@@ -147,6 +152,7 @@ class TaskInfo:
             title,
             completed if isinstance(completed, bool) else None,
             description if isinstance(description, str) else None,
+            describe_due_json(data.get("due"), datetime.now(UTC)),
         )
 
 

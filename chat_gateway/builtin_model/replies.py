@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from . import reports
 from .conversation import ASK_TITLE, QUESTIONS
+from .extras import SpokenDate
 from .intents import CHAT, Action, Intent
 from .references import TaskInfo
 from .reports import join_names as _join
@@ -136,7 +137,7 @@ def _step_sentence(action: Action, intent: Intent, step: Step) -> str:
     task = _result_task(step)
     name = _named(task)
     if action == "add":
-        return f"Added {name}{_details(intent)}."
+        return f"Added {name}{_details(intent, task)}."
     if action == "complete":
         return (
             f"{name[0].upper()}{name[1:]} was already done."
@@ -226,23 +227,46 @@ def _listing(outcome: Outcome) -> str:
         )
     noun = _noun(intent, len(tasks))
     if not tasks:
-        if intent.status == "completed" and not intent.query:
+        if intent.status == "completed" and not intent.query and not intent.filters:
             return "You haven't completed any tasks yet."
         return f"You have no {noun}." + (
-            "" if intent.query or intent.status != "all" else ' Try "add buy milk".'
+            "" if intent.query or intent.status != "all" or intent.filters else ' Try "add buy milk".'
         )
     count = f"You have {len(tasks)} {noun}"
     shown = tasks[:_MAX_LISTED]
-    lines = [f"- #{t.id} {t.title}{_done_mark(t, intent)}{_desc(t, ' - ')}" for t in shown]
+    lines = [
+        f"- #{t.id} {t.title}{_done_mark(t, intent)}{f' (due {t.due})' if t.due else ''}{_desc(t, ' - ')}"
+        for t in shown
+    ]
     if len(tasks) > len(shown) or outcome.more:
         lines.append("- ... and more; ask for pending or completed tasks to narrow it down.")
     return f"{count}:\n" + "\n".join(lines)
 
 
+_DUE_WORDS = {
+    "overdue": "overdue",
+    "today": "due today",
+    "tomorrow": "due tomorrow",
+    "next_7_days": "due in the next 7 days",
+    "no_date": "without a due date",
+    "any_date": "with a due date",
+}
+
+
 def _noun(intent: Intent, count: int) -> str:
-    """ "pending tasks", "task matching 'milk'": the phrase a listing reply counts in."""
+    """ "pending tasks", "task matching 'milk'", "tasks due today tagged 'work'": what a listing counts."""
     matching = f" matching '{intent.query}'" if intent.query else ""
-    return f"{_STATUS_WORD[intent.status]}task{'' if count == 1 else 's'}{matching}"
+    filters = dict(intent.filters)
+    status = _STATUS_WORD[intent.status]
+    if "completed_from" in filters:
+        status, matching = "", f"{matching} completed {filters['completed_from']}"
+    elif filters.get("due") == "overdue":
+        status = "overdue "
+    elif "due" in filters:
+        matching += " " + _DUE_WORDS.get(filters["due"], "")
+    if "tag" in filters:
+        matching += f" tagged '{filters['tag']}'"
+    return f"{status}task{'' if count == 1 else 's'}{matching}"
 
 
 def _not_understood(intent: Intent, *, alone: bool) -> str:
@@ -290,9 +314,14 @@ def _already(action: Action, step: Step) -> bool:
     return action == "complete" and step.before is not None and step.before.completed is True
 
 
-def _details(intent: Intent) -> str:
+def _details(intent: Intent, task: TaskInfo | None = None) -> str:
     bits = [f'with the description "{intent.description}"'] if intent.description else []
-    bits += [f"{kind} {_value(value)}" for kind, value in intent.extras]
+    for kind, value in intent.extras:
+        if kind == "due":
+            # As the task server read it, in the user's zone: "due tomorrow, Fri 4 Dec, 09:00".
+            bits.append(f"due {task.due if task is not None and task.due else _value(value)}")
+        else:
+            bits.append(f"{kind} {_value(value)}")
     return f" ({'; '.join(bits)})" if bits else ""
 
 
@@ -305,4 +334,6 @@ def _desc(task: TaskInfo, prefix: str = ": ") -> str:
 
 
 def _value(value: object) -> str:
+    if isinstance(value, SpokenDate):
+        return value.phrase
     return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)

@@ -71,9 +71,15 @@ class ListRequest:
         return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _day(value: str | None, name: str) -> date | None:
+_DAY_WORDS = {"yesterday": -1, "today": 0, "tomorrow": 1}
+
+
+def _day(value: str | None, name: str, today: date | None = None) -> date | None:
+    """A YYYY-MM-DD date, or "yesterday", "today" or "tomorrow" in the caller's zone."""
     if value is None:
         return None
+    if value in _DAY_WORDS and today is not None:
+        return today + timedelta(days=_DAY_WORDS[value])
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -191,7 +197,13 @@ class TaskService:
         return TaskPage(tasks=[TaskOut.model_validate(t) for t in rows], next_cursor=next_cursor)
 
     async def _query(self, request: ListRequest) -> TaskQuery:
-        zone_needed = request.due is not None or request.completed_from or request.completed_to
+        days = (request.due_from, request.due_to, request.completed_from, request.completed_to)
+        zone_needed = (
+            request.due is not None
+            or request.completed_from
+            or request.completed_to
+            or any(day in _DAY_WORDS for day in days)
+        )
         zone = ZoneInfo(await self.zone(request.timezone)) if zone_needed or request.timezone else None
         now = datetime.now(UTC)
         today = now.astimezone(zone).date() if zone is not None else None
@@ -200,14 +212,14 @@ class TaskService:
             assert zone is not None
             return datetime.combine(day, time(), zone)
 
-        completed_from = _day(request.completed_from, "completed_from")
-        completed_to = _day(request.completed_to, "completed_to")
+        completed_from = _day(request.completed_from, "completed_from", today)
+        completed_to = _day(request.completed_to, "completed_to", today)
         words = tuple(re.findall(r"\w+", request.query.lower()))[:8] if request.query else ()
         return TaskQuery(
             status=request.status,
             due=request.due,
-            due_from=_day(request.due_from, "due_from"),
-            due_to=_day(request.due_to, "due_to"),
+            due_from=_day(request.due_from, "due_from", today),
+            due_to=_day(request.due_to, "due_to", today),
             tag=clean_tags([request.tag])[0] if request.tag is not None else None,
             priority=priority_value(request.priority) if request.priority is not None else None,
             words=words,

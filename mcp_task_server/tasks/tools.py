@@ -82,7 +82,7 @@ TimeZoneArg = Annotated[
         "Default: the last one given, else UTC."
     ),
 ]
-DayText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+DayText = Annotated[str, Field(pattern=r"^(?:\d{4}-\d{2}-\d{2}|today|yesterday|tomorrow)$")]
 ConfirmationToken = Annotated[
     Annotated[str, Field(min_length=1, max_length=200), STORABLE] | None,
     Field(
@@ -137,8 +137,12 @@ async def list_tasks(
         DueFilter | None,
         Field(description='"overdue", "today", "tomorrow", "next_7_days", "no_date" or "any_date".'),
     ] = None,
-    due_from: Annotated[DayText | None, Field(description="Due on or after this date, YYYY-MM-DD.")] = None,
-    due_to: Annotated[DayText | None, Field(description="Due on or before this date, YYYY-MM-DD.")] = None,
+    due_from: Annotated[
+        DayText | None, Field(description='Due on or after this date: YYYY-MM-DD, "today", "tomorrow"...')
+    ] = None,
+    due_to: Annotated[
+        DayText | None, Field(description="Due on or before this date (the same forms).")
+    ] = None,
     tag: Annotated[
         Annotated[str, Field(min_length=1, max_length=TAG_MAX + 1), STORABLE] | None,
         Field(description="Only tasks with this tag."),
@@ -149,10 +153,13 @@ async def list_tasks(
         Field(description='Words to find in the title or description ("mortg" finds "mortgage").'),
     ] = None,
     completed_from: Annotated[
-        DayText | None, Field(description="Completed on or after this date (YYYY-MM-DD, the user's zone).")
+        DayText | None,
+        Field(
+            description='Completed on or after this day: YYYY-MM-DD, "today" or "yesterday" (user\'s zone).'
+        ),
     ] = None,
     completed_to: Annotated[
-        DayText | None, Field(description="Completed on or before this date (YYYY-MM-DD, the user's zone).")
+        DayText | None, Field(description="Completed on or before this day (the same forms).")
     ] = None,
     sort: Annotated[
         TaskSort,
@@ -166,7 +173,7 @@ async def list_tasks(
 ) -> TaskPage:
     """List the user's tasks with their ids, titles, due dates, priorities, tags and whether they are
     done; filters combine. "What's due today?" is due="today"; "what did I finish yesterday?" is
-    status="completed" with completed_from and completed_to both yesterday.
+    status="completed" with completed_from and completed_to both "yesterday".
 
     Call this to answer "what's on my list?" and to find a task's id from its title before acting on it.
     Deleted tasks are not shown unless status is "trashed". When `next_cursor` is not null there are

@@ -18,7 +18,7 @@ limits), `zones`, `recurrence`, `due`, `days` (date arithmetic), `reading` (norm
 (`describe_due`) and `phrases` (`split_due_phrase`).
 """
 
-from shared.dates.describe import describe_due
+from shared.dates.describe import describe_due, describe_due_json
 from shared.dates.due import Due
 from shared.dates.errors import DueParseError, InvalidZone
 from shared.dates.occurrences import next_occurrence
@@ -30,6 +30,7 @@ from shared.dates.vocabulary import Unit
 from shared.dates.zones import check_zone
 
 __all__ = [
+    "describe_due_json",
     "AMBIGUITY_RULES",
     "MAX_INTERVAL",
     "MAX_TEXT_LENGTH",

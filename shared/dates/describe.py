@@ -72,3 +72,25 @@ def _describe_rule(rule: Recurrence, date: dt.date) -> str:
     if rule.unit == "month":
         return f"{every} month{plural} on the {_ordinal(day)}"
     return f"{every} year{plural} on {day} {MONTH_NAMES[date.month - 1][:3]}"
+
+
+def describe_due_json(due: object, now: dt.datetime) -> str | None:
+    """describe_due for a due as the tools answer it ({"date", "datetime", "timezone", "string",
+    "is_recurring"}); a repeating one says its rule in the words it was given. None if it is not one."""
+    if not isinstance(due, dict):
+        return None
+    try:
+        zone = ZoneInfo(str(due["timezone"]))
+        moment = dt.datetime.fromisoformat(due["datetime"]) if due.get("datetime") else None
+        local = moment.astimezone(zone) if moment is not None else None
+        plain = Due(
+            local.date() if local is not None else dt.date.fromisoformat(str(due["date"])),
+            local.time().replace(tzinfo=None) if local is not None else None,
+            str(due["timezone"]),
+            str(due.get("string") or ""),
+            None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    said = describe_due(plain, now)
+    return f"{plain.string}, next {said}" if due.get("is_recurring") and plain.string else said

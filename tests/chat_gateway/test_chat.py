@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests.support.fake_llm import FakeLLM
-from tests.support.gateway_fixtures import auth, user_token
+from tests.support.gateway_fixtures import StartGateway, auth, user_token
 from tests.support.processes import Service
 
 
@@ -238,3 +238,24 @@ def test_an_unknown_time_zone_is_422_naming_it(http: httpx2.Client, gateway: Ser
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request"
     assert "timezone" in response.json()["error"]["message"]
+
+
+def test_the_builtin_model_reads_dates_in_the_users_zone_and_says_them_back(
+    start_gateway: StartGateway, http: httpx2.Client, clean_db: str
+) -> None:
+    with start_gateway(AGENT_MODEL="builtin") as builtin:
+        added = chat(
+            http, builtin, "kei", "remind me to call mom tomorrow at 9", timezone="Asia/Tokyo"
+        ).json()
+        listed = chat(
+            http, builtin, "kei", "what's due tomorrow?", conversation_id=added["conversation_id"]
+        ).json()
+    [call] = added["tool_calls"]
+    assert call["arguments"]["due"] == "tomorrow at 9"
+    due = call["result"]["task"]["due"]
+    assert (due["timezone"], due["datetime"][-6:]) == ("Asia/Tokyo", "+09:00")
+    assert "due tomorrow," in added["response"]
+    assert "09:00" in added["response"]
+    # The zone was remembered by the task server: the next turn, without one, still reads Tokyo days.
+    assert listed["tool_calls"][-1]["arguments"]["due"] == "tomorrow"
+    assert "Call mom" in listed["response"]
