@@ -82,8 +82,11 @@ class Task(Base):
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(TAG_MAX)), default=list, server_default="{}")
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Only for `WHERE search @@ ...`: never loaded with the task (it is the widest column of the row).
     search: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('simple', title || ' ' || coalesce(description, ''))", persisted=True)
+        TSVECTOR,
+        Computed("to_tsvector('simple', title || ' ' || coalesce(description, ''))", persisted=True),
+        deferred=True,
     )
 
     __table_args__ = (

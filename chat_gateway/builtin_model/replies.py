@@ -139,11 +139,12 @@ def _step_sentence(action: Action, intent: Intent, step: Step) -> str:
     if action == "add":
         return f"Added {name}{_details(intent, task)}."
     if action == "complete":
-        return (
-            f"{name[0].upper()}{name[1:]} was already done."
-            if _already(action, step)
-            else f"Marked {name} as done."
-        )
+        if _already(action, step):
+            return f"{name[0].upper()}{name[1:]} was already done."
+        if task.completed is False and task.due:
+            # A repeating task: this time is done, and it moved to its next date.
+            return f"Done for this time: {name} repeats {task.due}."
+        return f"Marked {name} as done."
     if action == "reopen":
         return f"Reopened {name}; it's pending again."
     if action == "delete":
