@@ -22,9 +22,15 @@ import httpx2
 import pytest
 
 from tests.support.fake_llm import FakeLLM
-from tests.support.gateway_fixtures import GATEWAY_AUDIENCE, TASK_AUDIENCE, task_server_env, user_token
+from tests.support.gateway_fixtures import (
+    GATEWAY_AUDIENCE,
+    TASK_AUDIENCE,
+    gateway_env,
+    task_server_env,
+    user_token,
+)
 from tests.support.processes import Service, free_port, run_service
-from tests.support.tokens import ED, ISSUER, JwksServer, sign
+from tests.support.tokens import ED, JwksServer, sign
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,18 +101,9 @@ def _start_stack(
     gateways = []
     for model in ("builtin", "scripted"):
         gw_port = free_port()
-        gw_env = {
-            "AUTH_JWKS_URL": jwks.url,
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": GATEWAY_AUDIENCE,
-            "MCP_TASK_SERVER_URL": f"{task_server.base_url}/mcp",
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": f"sk-{found.run}",
-            "AGENT_MODEL": model,
-            "GATEWAY_PORT": str(gw_port),
-            "RATE_LIMIT_PER_MINUTE": "10000",
-            **env,
-        }
+        gw_env = gateway_env(
+            jwks, task_server, llm, gw_port, OPENAI_API_KEY=f"sk-{found.run}", AGENT_MODEL=model, **env
+        )
         found.tokens.append(f"sk-{found.run}")
         gateways.append(
             stack.enter_context(run_service("chat_gateway", gw_env, gw_port, tmp / f"gw-{model}.log"))

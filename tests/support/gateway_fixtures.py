@@ -56,6 +56,24 @@ def task_server_env(database_url: str, jwks: JwksServer, port: int, **overrides:
     }
 
 
+def gateway_env(
+    jwks: JwksServer, task_server: Service, llm: FakeLLM, port: int, **overrides: str
+) -> dict[str, str]:
+    """A gateway configured as a deployment would be: the test's JWKS and task server, the scripted LLM."""
+    return {
+        "AUTH_JWKS_URL": jwks.url,
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": GATEWAY_AUDIENCE,
+        "MCP_TASK_SERVER_URL": f"{task_server.base_url}/mcp",
+        "OPENAI_BASE_URL": llm.base_url,
+        "AGENT_MODEL": "scripted",
+        "GATEWAY_PORT": str(port),
+        "RATE_LIMIT_PER_MINUTE": "10000",
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
 def task_server(
     database_url: str, stack_jwks: JwksServer, tmp_path_factory: pytest.TempPathFactory
@@ -78,18 +96,7 @@ def start_gateway(
 
     def start(**overrides: str) -> AbstractContextManager[Service]:
         port = free_port()
-        env = {
-            "AUTH_JWKS_URL": stack_jwks.url,
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": GATEWAY_AUDIENCE,
-            "MCP_TASK_SERVER_URL": f"{task_server.base_url}/mcp",
-            "OPENAI_BASE_URL": fake_llm.base_url,
-            "AGENT_MODEL": "scripted",
-            "GATEWAY_PORT": str(port),
-            "RATE_LIMIT_PER_MINUTE": "10000",
-            "LOG_LEVEL": "INFO",
-            **overrides,
-        }
+        env = gateway_env(stack_jwks, task_server, fake_llm, port, **overrides)
         return run_service("chat_gateway", env, port, logs / f"gateway-{port}.log")
 
     return start
