@@ -30,7 +30,6 @@ from shared.dates.vocabulary import Unit
 from shared.dates.zones import check_zone
 
 __all__ = [
-    "describe_due_json",
     "AMBIGUITY_RULES",
     "MAX_INTERVAL",
     "MAX_TEXT_LENGTH",
@@ -43,6 +42,7 @@ __all__ = [
     "Unit",
     "check_zone",
     "describe_due",
+    "describe_due_json",
     "next_occurrence",
     "parse_due",
     "split_due_phrase",

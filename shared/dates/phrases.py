@@ -10,13 +10,77 @@ from shared.dates.errors import DueParseError
 from shared.dates.parse import parse_due
 from shared.dates.reading import TRAILING, normalise
 from shared.dates.rules import MAX_TEXT_LENGTH
-from shared.dates.vocabulary import WEEKDAYS
+from shared.dates.vocabulary import MONTHS, WEEKDAYS
 
 _SPLIT_NOW: Final = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 _MAX_PHRASE_WORDS: Final = 8
 _WORD: Final = re.compile(r"\S+")
 _EDGE_SEPARATORS: Final = re.compile(r"^[\s,;:\-\u2013\u2014]+|[\s,;:\-\u2013\u2014]+$")
 _NEVER_ALONE: Final = frozenset({name for name in WEEKDAYS if len(name) < 6} | {"midnight", "noon"})
+# Every phrase parse_due reads has a digit or one of these words. Checking for them first spares the up to
+# sixteen parses a sentence without any ("buy milk and eggs") would cost: split_due_phrase runs on every
+# task the builtin model adds.
+_DATE_WORDS: Final = (
+    frozenset(WEEKDAYS)
+    | frozenset(MONTHS)
+    | frozenset(
+        [
+            "today",
+            "tonight",
+            "tomorrow",
+            "tmr",
+            "tmrw",
+            "yesterday",
+            "noon",
+            "midnight",
+            "midday",
+            "morning",
+            "afternoon",
+            "evening",
+            "night",
+            "week",
+            "weeks",
+            "weekend",
+            "weekends",
+            "weekday",
+            "weekdays",
+            "workday",
+            "workdays",
+            "month",
+            "months",
+            "year",
+            "years",
+            "day",
+            "days",
+            "daily",
+            "weekly",
+            "monthly",
+            "yearly",
+            "annually",
+            "hour",
+            "hours",
+            "hr",
+            "hrs",
+            "min",
+            "mins",
+            "minute",
+            "minutes",
+            "second",
+            "seconds",
+            "every",
+            "next",
+            "end",
+            "half",
+            "fortnight",
+            "quarter",
+        ]
+    )
+)
+_TOKEN: Final = re.compile(r"[a-z]+|\d")
+
+
+def _could_hold_a_date(text: str) -> bool:
+    return any(token.isdigit() or token in _DATE_WORDS for token in _TOKEN.findall(text.lower()))
 
 
 def _is_due_phrase(phrase: str) -> bool:
@@ -49,7 +113,7 @@ def split_due_phrase(text: str) -> tuple[str, str | None]:
     may") and a short weekday word alone ("sun", "wed") are never dates.
     """
     stripped = text.strip()
-    if len(stripped) > 2 * MAX_TEXT_LENGTH:
+    if len(stripped) > 2 * MAX_TEXT_LENGTH or not _could_hold_a_date(stripped):
         return stripped, None
     spans = [match.span() for match in _WORD.finditer(stripped)]
     at_end = _longest_phrase(stripped, spans, at_end=True)
