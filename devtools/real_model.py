@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx2
 
+from devtools.stack import wait_ready
 from shared.local_auth import LocalSigner
 from shared.settings import CommonSettings
 
@@ -116,20 +117,6 @@ def start_model_server(
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args!r} exited with code {process.returncode}; see {log}")
-        try:
-            if httpx2.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx2.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not answer within {timeout:.0f}s; see {log}")
-
-
 def gateway_environment(base_url: str, context_tokens: int) -> dict[str, str]:
     """What the gateway needs to use the model server: MODEL_CONTEXT_TOKENS is the server's n_ctx."""
     return {
@@ -191,7 +178,7 @@ def chat(model_env: dict[str, str]) -> int:
             [sys.executable, "-m", "devtools.stack"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        wait_http(f"{gateway_url}/readyz", stack, 180, log)
+        wait_ready(f"{gateway_url}/readyz", stack, 180, str(log))
         user = f"real-model-{int(time.time())}"
         token = LocalSigner.load_or_create(STATE_DIR).mint(user, ttl=timedelta(hours=1))
         print(f"The gateway is up at {gateway_url}; chatting as {user!r}.\n", flush=True)
@@ -261,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = start_model_server(python, gguf, port, args.context_tokens, log)
     try:
         started = time.monotonic()
-        wait_http(f"{base_url}/models", server, 300, log)
+        wait_ready(f"{base_url}/models", server, 300, str(log))
         print(
             f"The model server answers at {base_url} after {time.monotonic() - started:.1f} s (log: {log})."
         )

@@ -28,18 +28,21 @@ from .postgres import ensure_database, start_embedded
 DATABASE_NAME = "todo"
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], timeout: float = 60.0, log: str = "the log above"
+) -> None:
+    """Until `url` answers 200; exits with a clear line if the process dies or the time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the service exited with code {process.returncode}; see the log above")
+            raise SystemExit(f"{process.args!r} exited with code {process.returncode}; see {log}")
         try:
             if httpx2.get(url, timeout=1.0).status_code == 200:
                 return
         except httpx2.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"{url} did not become ready within {timeout:.0f}s")
+    raise SystemExit(f"{url} did not become ready within {timeout:.0f}s; see {log}")
 
 
 def _mcp_curl(mcp_url: str) -> str:
@@ -79,9 +82,9 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        _wait_ready(f"{settings.public_url}/readyz", children[0])
+        wait_ready(f"{settings.public_url}/readyz", children[0])
         children.append(subprocess.Popen([sys.executable, "-m", "chat_gateway"], env=env))
-        _wait_ready(f"{gateway.public_url}/readyz", children[1])
+        wait_ready(f"{gateway.public_url}/readyz", children[1])
         print(f"\nThe task server (MCP) is up at {mcp_url}")
         print(f"The chat gateway is up at {gateway.public_url} (API docs: {gateway.public_url}/docs)")
         print(f"The assistant's model: {gateway.model_name}")
