@@ -83,9 +83,14 @@ class Task(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(TAG_MAX)), default=list, server_default="{}")
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Only for `WHERE search @@ ...`: never loaded with the task (it is the widest column of the row).
+    # Its last lexeme is the owner's (OWNER_LEXEME), so the GIN index answers one user's search alone.
     search: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('simple', title || ' ' || coalesce(description, ''))", persisted=True),
+        Computed(
+            "to_tsvector('simple', title || ' ' || coalesce(description, '')) "
+            "|| array_to_tsvector(ARRAY['~' || md5(user_id)])",
+            persisted=True,
+        ),
         deferred=True,
     )
 
@@ -94,8 +99,14 @@ class Task(Base):
         CheckConstraint("priority BETWEEN 0 AND 3", name="priority_range"),
         CheckConstraint("cardinality(tags) <= 20", name="tags_count"),
         CheckConstraint("(due_date IS NULL) = (due_timezone IS NULL)", name="due_complete"),
+        # The due order: day, time in it (all-day after timed), id; undated last (repository.due_day).
         Index(
-            "ix_tasks_user_due_id", "user_id", "due_date", "id", postgresql_where=text("trashed_at IS NULL")
+            "ix_tasks_user_due_order",
+            "user_id",
+            text("coalesce(due_date, 'infinity'::date)"),
+            text("coalesce(due_datetime, 'infinity'::timestamptz)"),
+            "id",
+            postgresql_where=text("trashed_at IS NULL"),
         ),
         Index(
             "ix_tasks_user_priority_id",

@@ -83,6 +83,28 @@ _DUE_FILTERS = [
 _FINISHED_ON = _rx(r"\b(?:finish|finished|complete|completed|did|done|got\s+done)\b.*?\b"
                    r"(?P<day>yesterday|today)\b")  # fmt: skip
 _TAG = _rx(r"(?:#|\btagged\s+(?:as\s+)?|\bwith\s+the\s+(?:tag|label)\s+)(?P<t>[a-z][\w-]*)")
+# "show my work tasks": one word between "my" and "tasks" is a tag unless it says a state, a time or a
+# priority ("my open tasks", "my old tasks", "my urgent tasks").
+_IMPLICIT_TAG = _rx(
+    r"\b(?:my|the|all)\s+(?:(?:pending|open|remaining|completed|done|finished|overdue)\s+)?"
+    r"(?P<t>[a-z][a-z-]{1,49})\s+(?:tasks|to-?dos|items|ones|stuff|list)\b"
+)
+_NOT_A_TAG = frozenset(
+    re.findall(
+        r"\S+",
+        """pending open completed complete done finished unfinished incomplete uncompleted undone remaining
+        left outstanding active current old new recent latest other overdue late due dated undated upcoming
+        next first last few many all daily weekly monthly recurring repeating important urgent critical
+        priority prioritized today's tomorrow's todays tomorrows this week's whole entire full to-do todo
+        checked unchecked closed deleted trashed archived own same previous earlier later future past high
+        medium low normal top""",
+    )
+)
+_PRIORITY_FILTER = _rx(
+    r"\b(?:(?P<level>high|medium|low)(?:[\s-]+priority|[\s-]+prio)\b|priority\s+(?P<level2>high|medium|low)\b"
+    r"|(?P<urgent>urgent|important|top[\s-]+priority)\b|(?P<p>p[1-4])\b)"
+)
+_P_LEVEL = {"p1": "high", "p2": "medium", "p3": "low", "p4": "none"}
 
 
 def list_filters(lowered: str) -> tuple[tuple[str, str], ...]:
@@ -96,8 +118,15 @@ def list_filters(lowered: str) -> tuple[tuple[str, str], ...]:
         if due is not None:
             filters.append(("due", due))
     tag = _TAG.search(lowered)
+    implicit = _IMPLICIT_TAG.search(lowered)
     if tag:
         filters.append(("tag", tag["t"]))
+    elif implicit and implicit["t"] not in _NOT_A_TAG:
+        filters.append(("tag", implicit["t"]))
+    level = _PRIORITY_FILTER.search(lowered)
+    if level:
+        named = level["level"] or level["level2"]
+        filters.append(("priority", named or ("high" if level["urgent"] else _P_LEVEL[str(level["p"])])))
     return tuple(filters)
 
 
@@ -127,10 +156,19 @@ def parse_list(clause: str) -> list[Intent] | None:
         if search is None or not lowered.startswith(("search", "find", "look", "do i", "is there")):
             return None
     count = lowered.startswith("how many")
-    ref, query = _list_target(_TAG.sub(" ", clause) if filters else clause)
+    ref, query = _list_target(_without_filters(clause) if filters else clause)
     if filters and query is not None and not content_words(query):
         query = None
     return [Intent("list", ref=ref, status=status, query=query, count=count, text=clause, filters=filters)]
+
+
+def _without_filters(clause: str) -> str:
+    """The clause without the words its tag and priority filters came from, so they are not a search too."""
+    clause = _PRIORITY_FILTER.sub(" ", _TAG.sub(" ", clause))
+    implicit = _IMPLICIT_TAG.search(clause)
+    if implicit and implicit["t"].lower() not in _NOT_A_TAG:
+        clause = clause[: implicit.start("t")] + clause[implicit.end("t") :]
+    return re.sub(r"\s+", " ", clause).strip()
 
 
 def _list_status(lowered: str) -> Status:

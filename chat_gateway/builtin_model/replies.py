@@ -267,6 +267,8 @@ def _noun(intent: Intent, count: int) -> str:
         matching += " " + _DUE_WORDS.get(filters["due"], "")
     if "tag" in filters:
         matching += f" tagged '{filters['tag']}'"
+    if "priority" in filters:
+        status = f"{status}{filters['priority']}-priority "
     return f"{status}task{'' if count == 1 else 's'}{matching}"
 
 

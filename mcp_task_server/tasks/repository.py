@@ -7,6 +7,7 @@ transaction, one round trip on the hot path. The `old` CTE locks the rows (FOR U
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,8 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, cast, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -92,7 +94,22 @@ class Keyset:
 
     after_id: int
     due_date: date | None = None
+    due_at: datetime | None = None
     priority: int | None = None
+
+
+# The due order's keys, as ix_tasks_user_due_order indexes them: undated tasks sort last as the day
+# 'infinity', all-day tasks after the timed ones of their day. Literals, not parameters: PostgreSQL
+# matches an expression index only against the same constants.
+_NO_DAY: ColumnElement[Any] = literal_column("'infinity'::date")
+_NO_TIME: ColumnElement[Any] = literal_column("'infinity'::timestamptz")
+due_day = func.coalesce(Task.due_date, _NO_DAY)
+due_time = func.coalesce(Task.due_datetime, _NO_TIME)
+
+
+def owner_lexeme(user_id: str) -> str:
+    """The lexeme the search vector ends with for `user_id` (migration 0004): `~` and the md5 of the id."""
+    return "~" + hashlib.md5(user_id.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -265,19 +282,13 @@ class TaskRepository:
                 stmt = stmt.where(Task.completed == (status == "completed"))
         if ids:
             stmt = stmt.where(Task.id.in_(list(ids)))
-        stmt = stmt.where(*_filters(query))
+        stmt = stmt.where(*_filters(query, user_id))
         if query.sort == "due":
             if keyset is not None:
-                if keyset.due_date is None:
-                    stmt = stmt.where(Task.due_date.is_(None), Task.id > keyset.after_id)
-                else:
-                    stmt = stmt.where(
-                        or_(
-                            tuple_(Task.due_date, Task.id) > tuple_(keyset.due_date, keyset.after_id),
-                            Task.due_date.is_(None),
-                        )
-                    )
-            stmt = stmt.order_by(Task.due_date.asc().nulls_last(), Task.id)
+                day = _NO_DAY if keyset.due_date is None else keyset.due_date
+                moment = _NO_TIME if keyset.due_at is None else keyset.due_at
+                stmt = stmt.where(tuple_(due_day, due_time, Task.id) > tuple_(day, moment, keyset.after_id))
+            stmt = stmt.order_by(due_day, due_time, Task.id)
         elif query.sort == "priority":
             if keyset is not None:
                 stmt = stmt.where(
@@ -314,38 +325,47 @@ class SettingsRepository:
         await self.session.execute(stmt, {"user_id": user_id, "zone": zone})
 
 
-def _filters(query: TaskQuery) -> list[ColumnElement[bool]]:
+def _filters(query: TaskQuery, user_id: str) -> list[ColumnElement[bool]]:
+    """The WHERE terms of `query`. Due dates are compared as due_day, so the due order's index serves
+    both the filter and the order."""
     where: list[ColumnElement[bool]] = []
     today = query.today
     if query.due is not None and today is not None:
         if query.due == "overdue":
             now = query.now
-            late = Task.due_date < today
-            if now is not None:
-                late = or_(late, and_(Task.due_date == today, Task.due_datetime < now))
-            where.append(late)
+            if now is None:
+                where.append(due_day < today)
+            else:
+                # The range first, so the index starts and stops there; then today's timed tasks past.
+                where.append(due_day <= today)
+                where.append(or_(due_day < today, Task.due_datetime < now))
         elif query.due == "today":
-            where.append(Task.due_date == today)
+            where.append(due_day == today)
         elif query.due == "tomorrow":
-            where.append(Task.due_date == today + timedelta(days=1))
+            where.append(due_day == today + timedelta(days=1))
         elif query.due == "next_7_days":
-            where.append(Task.due_date.between(today, today + timedelta(days=6)))
+            where.append(due_day.between(today, today + timedelta(days=6)))
         elif query.due == "no_date":
-            where.append(Task.due_date.is_(None))
+            where.append(due_day == _NO_DAY)
         elif query.due == "any_date":
-            where.append(Task.due_date.is_not(None))
+            where.append(due_day < _NO_DAY)
     if query.due_from is not None:
-        where.append(Task.due_date >= query.due_from)
+        where.append(due_day >= query.due_from)
+        if query.due_to is None:
+            where.append(due_day < _NO_DAY)
     if query.due_to is not None:
-        where.append(Task.due_date <= query.due_to)
+        where.append(due_day <= query.due_to)
     if query.tag is not None:
         where.append(Task.tags.contains([query.tag]))
     if query.priority is not None:
         where.append(Task.priority == query.priority)
     if query.words:
         # Each word, as a prefix ("mortg" finds "mortgage"); the words are letters and digits only.
+        # ANDed with the owner's lexeme, so the GIN index answers with this user's matches only; the
+        # lexeme is hex after `~`, quoted as tsquery input wants.
         tsquery = " & ".join(f"{word}:*" for word in query.words)
-        where.append(Task.search.op("@@")(func.to_tsquery("simple", tsquery)))
+        owner = cast(f"'{owner_lexeme(user_id)}'", TSQUERY)
+        where.append(Task.search.op("@@")(func.to_tsquery("simple", tsquery).op("&&")(owner)))
     if query.completed_from is not None:
         where.append(Task.completed_at >= query.completed_from)
     if query.completed_before is not None:

@@ -60,13 +60,20 @@ class ListRequest:
     query: str | None = None
     completed_from: str | None = None
     completed_to: str | None = None
-    sort: TaskSort = "created"
+    sort: TaskSort | None = None
     timezone: str | None = None
+
+    @property
+    def order(self) -> TaskSort:
+        """The sort asked for; without one, a list filtered by due date is in due order, else creation."""
+        if self.sort is not None:
+            return self.sort
+        return "due" if self.due not in (None, "no_date") or self.due_from or self.due_to else "created"
 
     def digest(self) -> str:
         """A short digest of the filters and the sort (not the zone), or "" for none."""
         shown = {k: v for k, v in asdict(self).items() if k not in ("status", "timezone") and v is not None}
-        if shown == {"sort": "created"}:
+        if shown in ({}, {"sort": "created"}):
             return ""
         return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -89,10 +96,18 @@ def _day(value: str | None, name: str, today: date | None = None) -> date | None
 def _keyset(payload: dict[str, Any], sort: str) -> Keyset:
     after = cursors.int_field(payload, "after")
     if sort == "due":
-        raw = payload.get("d")
-        if raw is None:
+        day, moment = payload.get("d"), payload.get("t")
+        if day is None:
             return Keyset(after)
-        return Keyset(after, due_date=_day(raw if isinstance(raw, str) else "x", "cursor"))
+        due_at = None
+        if moment is not None:
+            try:
+                due_at = datetime.fromisoformat(moment) if isinstance(moment, str) else None
+            except ValueError:
+                due_at = None
+            if due_at is None or due_at.tzinfo is None:
+                raise InvalidArgument("The cursor is not valid. Call again without `cursor`.")
+        return Keyset(after, due_date=_day(day if isinstance(day, str) else "x", "cursor"), due_at=due_at)
     if sort == "priority":
         level = payload.get("p")
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 3:
@@ -191,6 +206,7 @@ class TaskService:
                 position["f"] = bound
             if query.sort == "due":
                 position["d"] = last.due_date.isoformat() if last.due_date else None
+                position["t"] = last.due_datetime.isoformat() if last.due_datetime else None
             elif query.sort == "priority":
                 position["p"] = last.priority
             next_cursor = cursors.encode(position)
@@ -225,7 +241,7 @@ class TaskService:
             words=words,
             completed_from=start_of(completed_from) if completed_from else None,
             completed_before=start_of(completed_to + timedelta(days=1)) if completed_to else None,
-            sort=request.sort,
+            sort=request.order,
             today=today,
             now=now,
         )

@@ -162,9 +162,12 @@ async def list_tasks(
         DayText | None, Field(description="Completed on or before this day (the same forms).")
     ] = None,
     sort: Annotated[
-        TaskSort,
-        Field(description='"created" (oldest first), "due" (soonest first, undated last) or "priority".'),
-    ] = "created",
+        TaskSort | None,
+        Field(
+            description='"created" (oldest first), "due" (soonest first, by time within a day, undated last) '
+            'or "priority". Default: "due" when filtering by due date, else "created".'
+        ),
+    ] = None,
     timezone: TimeZoneArg = None,
     limit: Annotated[StrictInt, Field(ge=1, le=100, description="Most tasks to return in this page.")] = 50,
     cursor: Annotated[

@@ -116,10 +116,9 @@ def test_oversized_body_is_413(http: httpx2.Client, gateway: Service) -> None:
 
 
 def test_someone_elses_conversation_is_404(http: httpx2.Client, gateway: Service, clean_db: str) -> None:
-    owner = http.post(
-        f"{gateway.base_url}/api/own/chat", headers=auth("own"), json={"message": "mine"}
-    ).json()
-    conversation_id = owner["conversation_id"]
+    started = http.post(f"{gateway.base_url}/api/own/chat", headers=auth("own"), json={"message": "mine"})
+    assert started.status_code == 200, started.text
+    conversation_id = started.json()["conversation_id"]
     response = http.post(
         f"{gateway.base_url}/api/thief/chat",
         headers=auth("thief"),

@@ -164,6 +164,12 @@ async def test_filters_find_what_people_ask_for(alice: Client[Any]) -> None:
     assert await ids(alice, completed_from=yesterday, completed_to=yesterday) == []
     assert await ids(alice, due_from=today_in(zone).isoformat(), due_to=today_in(zone).isoformat()) == [today]
     assert await ids(alice, sort="due") == [late, today, tomorrow, week, undated]
+    # A list filtered by due date is in due order unless told otherwise.
+    soon = await add("Renew passport", due="in 2 days")
+    assert await ids(alice, due="next_7_days") == [today, tomorrow, soon, week]
+    assert await ids(alice, due="next_7_days", sort="created") == [today, tomorrow, week, soon]
+    assert await ids(alice, due="any_date") == [late, today, tomorrow, soon, week]
+    await call_ok(alice, "delete_task", task_id=soon)
     assert await ids(alice, sort="priority") == [late, tomorrow, week, undated, today]
     code, message = await call_error(alice, "list_tasks", due_from="24/12/2026")
     assert code == "invalid_argument"
@@ -176,7 +182,9 @@ async def test_every_sort_pages_without_gaps_or_repeats(alice: Client[Any], sort
     for n in range(23):
         extra: dict[str, Any] = {"priority": ["none", "low", "medium", "high"][n % 4]}
         if n % 3:
-            extra["due"] = f"2027-01-{1 + n % 7:02d}"
+            # Some days hold timed and all-day tasks together, the timed ones added after.
+            clock = {0: "", 1: " 18:00", 2: " 09:00"}[n % 5 % 3]
+            extra["due"] = f"2027-01-{1 + n % 7:02d}{clock}"
         expected.append((await call_ok(alice, "add_task", title=f"t{n}", timezone="UTC", **extra))["task_id"])
     everything = await ids(alice, sort=sort, limit=100)
     seen: list[int] = []
@@ -191,6 +199,16 @@ async def test_every_sort_pages_without_gaps_or_repeats(alice: Client[Any], sort
             break
     assert seen == everything
     assert sorted(seen) == sorted(expected)
+    if sort == "due":
+        # Day, then time within it (all-day after timed), then id; undated last.
+        tasks = (await call_ok(alice, "list_tasks", sort="due", limit=100))["tasks"]
+        keys = [
+            (t["due"]["date"], t["due"]["datetime"] or "~", t["id"]) if t["due"] else ("~", "~", t["id"])
+            for t in tasks
+        ]
+        assert keys == sorted(keys)
+        assert any(k[1] != "~" for k in keys)
+        assert any(k[0] != "~" and k[1] == "~" for k in keys)
     # A cursor made for one sort is refused by another.
     first = await call_ok(alice, "list_tasks", sort=sort, limit=5)
     other = "due" if sort != "due" else "priority"
