@@ -116,6 +116,43 @@ async def chat_turn(client: httpx2.AsyncClient, user: str, token: str, body: dic
     return (time.perf_counter() - t0) * 1000
 
 
+async def chatkit_message(client: httpx2.AsyncClient, token: str, thread_id: str, text: str) -> float:
+    """One ChatKit message on a thread, read to the end of its stream."""
+    body = {
+        "type": "threads.add_user_message",
+        "params": {
+            "thread_id": thread_id,
+            "input": {
+                "content": [{"type": "input_text", "text": text}],
+                "attachments": [],
+                "inference_options": {},
+            },
+        },
+    }
+    t0 = time.perf_counter()
+    response = await client.post("/chatkit", json=body, headers={"Authorization": f"Bearer {token}"})
+    if response.status_code != 200 or '"type":"error"' in response.text:
+        raise RuntimeError(f"chatkit answered {response.status_code}: {response.text[:200]}")
+    return (time.perf_counter() - t0) * 1000
+
+
+async def _chatkit_turns(client: httpx2.AsyncClient, user: str, token: str, chat_p50: float) -> Row:
+    """The same turn through POST /chatkit, on a thread (3 store round trips to /chat's 2)."""
+    created = await client.post(
+        "/chatkit",
+        json={"type": "threads.list", "params": {"limit": 1}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    thread_id = created.json()["data"][0]["id"]  # A conversation the /chat turns above started.
+    for _ in range(20):
+        await chatkit_message(client, token, thread_id, "add warm up")
+    samples, seconds = await timed(lambda: chatkit_message(client, token, thread_id, "add buy milk"), 200)
+    ratio = percentile(samples, 50) / chat_p50
+    return Row(
+        "chatkit message, 1 tool call, concurrency 1", samples, seconds, note=f"{ratio:.2f}x the /chat turn"
+    )
+
+
 async def bench_chat(gateway_url: str, signer: LocalSigner, pids: dict[str, int]) -> list[Row]:
     rows: list[Row] = []
     users = [(f"chat-{n}-{uuid.uuid4().hex[:6]}", "") for n in range(32)]
@@ -137,6 +174,7 @@ async def bench_chat(gateway_url: str, signer: LocalSigner, pids: dict[str, int]
                 note=f"target p50 < 15 ms ({'met' if p50 < 15 else 'missed'})",
             )
         )
+        rows.append(await _chatkit_turns(client, user, token, p50))
 
         latencies: list[float] = []
         errors = 0

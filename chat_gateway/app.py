@@ -20,6 +20,8 @@ from shared.request_id import RequestIdMiddleware
 from shared.validation import BIGINT_MAX
 
 from .api import error_responses, router
+from .chatkit.routes import router as chatkit_router
+from .chatkit.server import TodoChatKitServer
 from .errors import GatewayError
 from .llm import build_model
 from .metrics import MetricsMiddleware, metrics_endpoint
@@ -72,6 +74,7 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
         app.state.tasks = tasks
         app.state.rate_limiter = limiter
         chat = app.state.chat = ChatService(settings, tasks, model or build_model(settings))
+        app.state.chatkit = TodoChatKitServer(chat)
         try:
             yield
         finally:
@@ -91,6 +94,7 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(chatkit_router)
     _add_operational_routes(app)
     _add_error_handlers(app)
     _state_configured_limits(app, settings)
@@ -101,7 +105,7 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Timezone"],
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )

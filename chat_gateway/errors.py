@@ -47,6 +47,12 @@ class InvalidRequest(GatewayError):
     default_message = "The request is not valid."
 
 
+class BadRequest(InvalidRequest):
+    """An invalid request where the protocol wants 400 (ChatKit's): the same code and shape."""
+
+    status_code = 400
+
+
 class Conflict(GatewayError):
     status_code = 409
     code = "conflict"

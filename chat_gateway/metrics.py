@@ -20,6 +20,11 @@ HTTP_LATENCY = Histogram(
 )
 CHAT_TURNS = Counter("gateway_chat_turns_total", "Chat turns by outcome (ok, or the error code)", ["outcome"])
 TOOL_CALLS = Counter("gateway_tool_calls_total", "Tool calls made by the agent", ["tool", "is_error"])
+# Every MCP request the gateway sends, by method and tool: how many round trips a turn costs.
+TASK_SERVER_REQUESTS = Counter(
+    "gateway_task_server_requests_total", "MCP requests sent to the task server", ["method", "tool"]
+)
+CHATKIT_FEEDBACK = Counter("gateway_chatkit_feedback_total", "ChatKit feedback on items, by kind", ["kind"])
 JWKS_USABLE = Gauge("gateway_jwks_usable", "1 while tokens can be verified (cached keys count), else 0")
 JWKS_AGE = Gauge(
     "gateway_jwks_age_seconds", "Seconds since the last successful JWKS fetch (-1: fixed keys or none yet)"

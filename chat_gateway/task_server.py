@@ -52,6 +52,7 @@ from .errors import (
     NotFound,
     Unauthenticated,
 )
+from .metrics import TASK_SERVER_REQUESTS
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class TaskServerClient:
             "method": method,
             "params": {**params, "_meta": envelope},
         }
+        TASK_SERVER_REQUESTS.labels(method, str(params.get("name", ""))).inc()
         try:
             raw = await self._post(method, body, headers)
         except _TransportFailure as failure:
@@ -249,7 +251,7 @@ class TaskServerClient:
         """The agent-facing tools exactly as the task server lists them."""
         return (await self.catalog(token, request_id)).tools
 
-    async def _typed_call(
+    async def typed_call(
         self,
         token: str,
         name: str,
@@ -282,7 +284,7 @@ class TaskServerClient:
         arguments: dict[str, Any] = {"message": message, "history_limit": history_limit}
         if conversation_id is not None:
             arguments["conversation_id"] = conversation_id
-        return await self._typed_call(token, "start_turn", arguments, TurnStarted, request_id)
+        return await self.typed_call(token, "start_turn", arguments, TurnStarted, request_id)
 
     async def record_reply(
         self,
@@ -303,7 +305,7 @@ class TaskServerClient:
         }
         if idempotency_key is not None:
             arguments[IDEMPOTENCY_KEY] = idempotency_key
-        return await self._typed_call(
+        return await self.typed_call(
             token,
             "record_reply",
             arguments,
@@ -318,7 +320,7 @@ class TaskServerClient:
         arguments: dict[str, Any] = {"limit": limit}
         if cursor:
             arguments["cursor"] = cursor
-        return await self._typed_call(
+        return await self.typed_call(
             token, "list_conversations", arguments, ConversationPage, request_id, retry=True
         )
 
@@ -328,7 +330,7 @@ class TaskServerClient:
         arguments: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
         if cursor:
             arguments["cursor"] = cursor
-        return await self._typed_call(
+        return await self.typed_call(
             token, "get_conversation_messages", arguments, MessagePage, request_id, retry=True
         )
 

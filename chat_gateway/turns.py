@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from agents.items import RunItem, ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 
 from shared.auth import Principal
-from shared.schemas import ToolCallRecord
+from shared.schemas import MessageOut, ToolCallRecord
 
 from .agent_tools import TaskTools, Turn
 from .budget import BudgetFilter, ContextBudget, estimate_tools
@@ -68,6 +68,10 @@ class StartedTurn:
     tokens: frozenset[str]
     items: list[Any]
     tool_tokens: int = 0
+
+
+# Stores a turn's reply (the tools have run): /chat's record_reply, or a ChatKit thread item.
+RecordReply = Callable[["TurnOutcome"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -143,29 +147,53 @@ class ChatService:
         request_id: str | None,
         timezone: str | None = None,
     ) -> StartedTurn:
+        tool_tokens = await self.check_fits(principal, message, request_id)
         assert principal.token is not None
-        tool_tokens = 0
-        if self.budget is not None:
-            catalog = await self.tasks.catalog(principal.token, request_id)
-            tool_tokens = estimate_tools(catalog.for_model)
-            self.budget.check_message(message, INSTRUCTIONS, tool_tokens)
-        # At least the two messages before this one, whatever the model is given: a confirmation token
-        # counts only if it was in the reply right before this message, and a retry of a failed turn is
-        # recognised by the failed try and its note (failed_turns).
-        limit = self.settings.history_limit
         started = await self.tasks.start_turn(
-            principal.token, message, conversation_id, max(limit, 3), request_id
+            principal.token, message, conversation_id, self.window_size, request_id
         )
-        keys_from = retried_message_id(started.messages, started.user_message_id)
+        return self.from_window(
+            started.conversation_id, started.user_message_id, started.messages, timezone, tool_tokens
+        )
+
+    @property
+    def window_size(self) -> int:
+        """How many messages a turn reads: at least the two before this one, whatever the model is given,
+        since a confirmation token counts only if it was in the reply right before this message, and a
+        retry of a failed turn is recognised by the failed try and its note (failed_turns)."""
+        return max(self.settings.history_limit, 3)
+
+    async def check_fits(self, principal: Principal, message: str, request_id: str | None) -> int:
+        """Refuse a message that cannot fit the model's context before anything is stored; returns the
+        tool list's estimated tokens (0 for the builtin model, which has no context limit)."""
+        if self.budget is None:
+            return 0
+        assert principal.token is not None
+        catalog = await self.tasks.catalog(principal.token, request_id)
+        tool_tokens = estimate_tools(catalog.for_model)
+        self.budget.check_message(message, INSTRUCTIONS, tool_tokens)
+        return tool_tokens
+
+    def from_window(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        window: Sequence[MessageOut],
+        timezone: str | None,
+        tool_tokens: int,
+    ) -> StartedTurn:
+        """The turn for the user message `user_message_id`, stored already, given the window that ends
+        with it (from `start_turn` for /chat, from the thread store for ChatKit)."""
+        keys_from = retried_message_id(window, user_message_id)
         return StartedTurn(
             Turn(
-                started.conversation_id,
-                started.user_message_id,
-                keys_from if keys_from != started.user_message_id else None,
+                conversation_id,
+                user_message_id,
+                keys_from if keys_from != user_message_id else None,
                 timezone,
             ),
-            offered_tokens(started.messages, started.user_message_id),
-            list(history_to_input(started.messages[-limit:])),
+            offered_tokens(window, user_message_id),
+            list(history_to_input(window[-self.settings.history_limit :])),
             tool_tokens,
         )
 
@@ -240,6 +268,14 @@ class ChatService:
         started = await self._begin(principal, message, conversation_id, request_id, timezone)
         return self._stream(principal, started, request_id)
 
+    def execute(
+        self, principal: Principal, started: StartedTurn, request_id: str | None, record: RecordReply
+    ) -> AsyncIterator[TurnEvent]:
+        """Run a turn that started elsewhere (ChatKit), storing its reply with `record`. Yields `delta`,
+        `tool_call`, `tool_result` and `done`, or raises the turn's GatewayError after recording a failure
+        note in the conversation, as /chat does."""
+        return self._execute(principal, started, request_id, record)
+
     async def _stream(
         self, principal: Principal, started: StartedTurn, request_id: str | None
     ) -> AsyncIterator[TurnEvent]:
@@ -255,7 +291,11 @@ class ChatService:
             )
 
     async def _execute(
-        self, principal: Principal, started: StartedTurn, request_id: str | None
+        self,
+        principal: Principal,
+        started: StartedTurn,
+        request_id: str | None,
+        record: RecordReply | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Runs the agent, streaming from the model in every case so that stopping the turn (timeout, a
         client gone) closes the model's response and so stops its generation. Ends with a `done` event
@@ -278,7 +318,10 @@ class ChatService:
             response = str(run.final_output or "")
             _check_reply(response, calls)
             outcome = TurnOutcome(turn.conversation_id, response, collect_tool_calls(run.new_items))
-            await self._finish(principal, turn, outcome, request_id)
+            if record is None:
+                await self._finish(principal, turn, outcome, request_id)
+            else:
+                await record(outcome)
             settled = True
         except Exception as e:
             settled = True

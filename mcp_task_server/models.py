@@ -34,6 +34,14 @@ DESCRIPTION_MAX = 2000
 USER_ID_MAX = 255
 CONVERSATION_TITLE_MAX = 200
 MESSAGE_MAX = 32_000
+# A ChatKit thread id or item id (shared.schemas.THREAD_ID_PATTERN), and a ChatKit item type.
+THREAD_ID_MAX = 64
+ITEM_KIND_MAX = 40
+# 'thr_' and 32 hex digits: 122 random bits (ChatKit's own default id has 32, which can be guessed).
+THREAD_ID_DEFAULT = "'thr_' || replace(gen_random_uuid()::text, '-', '')"
+# Message roles: the conversation's own (what /chat and the agent read), then other ChatKit items.
+CHAT_ROLES = ("user", "assistant")
+MESSAGE_ROLES = (*CHAT_ROLES, "item")
 IDEMPOTENCY_KEY_MAX = 200
 TIMEZONE_MAX = 64
 DUE_STRING_MAX = 200
@@ -226,23 +234,34 @@ class BulkConfirmation(Base):
 
 
 class Conversation(Base):
+    """A chat conversation, which is also a ChatKit thread (POST /chatkit): one store for both."""
+
     __tablename__ = "conversations"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(USER_ID_MAX))
+    # The conversation's id as a ChatKit thread: generated (THREAD_ID_DEFAULT), or ChatKit's own.
+    thread_id: Mapped[str] = mapped_column(String(THREAD_ID_MAX), server_default=text(THREAD_ID_DEFAULT))
     title: Mapped[str | None] = mapped_column(String(CONVERSATION_TITLE_MAX))
+    # ChatKit's `status` and `metadata` of the thread; null until ChatKit saves any. Only the thread tools
+    # read it, so loading a conversation does not.
+    thread_meta: Mapped[dict[str, Any] | None] = mapped_column(JSONB, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         # A user's conversations, most recently active first.
         Index("ix_conversations_user_updated", "user_id", "updated_at", "id"),
+        # A user's threads in creation order (list_threads), and a thread by its id.
+        Index("ix_conversations_user_id_id", "user_id", "id"),
+        Index("ix_conversations_thread_id", "thread_id", unique=True),
     )
 
 
 class Message(Base):
-    """One item of a conversation. `role` is `user` or `assistant` today; a ChatKit store can add
-    item kinds by widening the check constraint and using `tool_calls`-style JSONB payloads."""
+    """One item of a conversation. `user` and `assistant` messages are what /chat and the agent read;
+    `item` rows are the other ChatKit items (widgets, tool calls, ...), kept whole for ChatKit only.
+    A message saved through ChatKit also keeps its item id, type (`kind`) and JSON (`item`)."""
 
     __tablename__ = "messages"
 
@@ -254,10 +273,21 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    item_id: Mapped[str | None] = mapped_column(String(THREAD_ID_MAX))
+    kind: Mapped[str | None] = mapped_column(String(ITEM_KIND_MAX))
+    item: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        CheckConstraint("role IN (" + ", ".join(f"'{role}'" for role in MESSAGE_ROLES) + ")", name="role"),
         # Loading a turn reads the latest N messages of one conversation: newest first by id.
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # An item id names one item of its thread; ChatKit saving it again replaces it in place.
+        Index(
+            "ix_messages_conversation_id_item_id",
+            "conversation_id",
+            "item_id",
+            unique=True,
+            postgresql_where=text("item_id IS NOT NULL"),
+        ),
     )

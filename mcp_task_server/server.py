@@ -30,6 +30,7 @@ from shared.serve import draining
 from .activity.tools import register_activity_tools
 from .auth import build_auth_provider
 from .context import STATE_KEY, AppState
+from .conversations.threads.tools import register_thread_tools
 from .conversations.tools import register_conversation_tools
 from .db import create_autocommit_sessionmaker, create_engine, create_sessionmaker, ping
 from .errors import TaskServerError
@@ -156,7 +157,12 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
         mask_error_details=True,
         on_duplicate="error",
     )
-    tools = register_task_tools(mcp) + register_activity_tools(mcp) + register_conversation_tools(mcp)
+    tools = [
+        *register_task_tools(mcp),
+        *register_activity_tools(mcp),
+        *register_conversation_tools(mcp),
+        *register_thread_tools(mcp),
+    ]
     # MCP 2026-07-28 checks a tools/call's `Mcp-Param-*` headers against the tool's input schema, and
     # without this lookup the SDK finds that schema by running a whole tools/list (every tool's schema,
     # dereferenced) on every call: a third of a call's time. The tools are fixed, so serve it from a dict.

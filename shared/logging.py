@@ -103,8 +103,10 @@ def configure_logging(level: str, *, sensitive: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # FastMCP installs a rich handler on its own logger that prints tracebacks with local source lines;
-    # route its records through ours instead so one format (and no stack traces) reaches the log.
-    for name in ("fastmcp", "mcp", "uvicorn", "uvicorn.error", "uvicorn.access"):
+    # openai-chatkit adds a plain StreamHandler to "chatkit" on import whenever LOG_LEVEL is set (so every
+    # line twice, the second unredacted). Route their records through ours instead, so one format (and
+    # no stack traces) reaches the log.
+    for name in ("fastmcp", "mcp", "chatkit", "uvicorn", "uvicorn.error", "uvicorn.access"):
         lib_logger = logging.getLogger(name)
         lib_logger.handlers[:] = []
         lib_logger.propagate = True

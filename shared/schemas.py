@@ -251,6 +251,7 @@ class MessageOut(WireModel):
 
 class ConversationOut(WireModel):
     id: int
+    thread_id: str = Field(description="The same conversation's id as a ChatKit thread (POST /chatkit).")
     title: str | None
     created_at: datetime
     updated_at: datetime
@@ -281,3 +282,77 @@ class MessagePage(WireModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` to read older messages; null at the beginning."
     )
+
+
+# --- ChatKit threads (the gateway's POST /chatkit): a thread is a conversation, its items are messages.
+
+# A thread id or an item id as ChatKit carries them ("thr_…", "msg_…"): short, printable ASCII.
+THREAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ThreadOrder = Literal["asc", "desc"]
+# How a stored message reads as a ChatKit item: `user` and `assistant` rows are the conversation's
+# messages (what /chat and the agent see); `item` rows are other ChatKit items (widgets, hidden context,
+# workflows...), kept whole for ChatKit only.
+ItemRole = Literal["user", "assistant", "item"]
+
+
+class ThreadOut(WireModel):
+    thread_id: str
+    conversation_id: int
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+    status: dict[str, Any] = Field(default_factory=lambda: {"type": "active"})
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ThreadWindow(WireModel):
+    thread: ThreadOut
+    messages: list[MessageOut] = Field(
+        default_factory=list, description="The latest `history_limit` messages, oldest first."
+    )
+
+
+class ThreadPage(WireModel):
+    threads: list[ThreadOut]
+    has_more: bool
+    after: str | None = Field(default=None, description="The last thread id of this page.")
+
+
+class ThreadDeleted(WireModel):
+    thread_id: str
+    deleted: bool
+
+
+class ItemOut(WireModel):
+    item_id: str = Field(description='The ChatKit item id; "chat_<message id>" for a message from /chat.')
+    thread_id: str
+    message_id: int
+    role: ItemRole
+    kind: str | None = Field(description="The ChatKit item type; null for a message from /chat.")
+    content: str
+    item: dict[str, Any] | None = Field(description="The whole ChatKit item as stored; null from /chat.")
+    tool_calls: list[ToolCallRecord] | None = None
+    created_at: datetime
+
+
+class ItemPage(WireModel):
+    items: list[ItemOut]
+    has_more: bool
+    after: str | None = Field(default=None, description="The last item id of this page.")
+
+
+class ItemSaved(WireModel):
+    thread_id: str
+    conversation_id: int
+    message_id: int
+    created: bool = Field(description="False when an item with this id existed and was replaced.")
+    title: str | None = Field(description="The thread's title after the save.")
+    messages: list[MessageOut] = Field(
+        default_factory=list, description="With `history_limit`: the latest messages, oldest first."
+    )
+
+
+class ItemDeleted(WireModel):
+    thread_id: str
+    item_id: str
+    deleted: bool

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import Conversation, Message
+from ..models import CHAT_ROLES, Conversation, Message
 
 
 class ConversationRepository:
@@ -40,7 +40,7 @@ class ConversationRepository:
         # Sub-statements of one query share a snapshot, so this reads the history without the new row.
         earlier = (
             select(*_MESSAGE_COLUMNS)
-            .where(Message.conversation_id == select(touched.c.id).scalar_subquery())
+            .where(Message.conversation_id == select(touched.c.id).scalar_subquery(), _IS_CHAT_MESSAGE)
             .order_by(Message.id.desc())
             .limit(window - 1)
             .subquery()
@@ -75,13 +75,16 @@ class ConversationRepository:
 
         Served by the (conversation_id, id) index, so the cost is the window, not the history.
         """
-        stmt = select(Message).where(Message.conversation_id == conversation_id)
+        stmt = select(Message).where(Message.conversation_id == conversation_id, _IS_CHAT_MESSAGE)
         if before_id is not None:
             stmt = stmt.where(Message.id < before_id)
         stmt = stmt.order_by(Message.id.desc()).limit(limit)
         return list((await self.session.scalars(stmt)).all())
 
 
+# The conversation's own messages: ChatKit's other items (role `item`) are not /chat's to read. A filter
+# on the rows the (conversation_id, id) index walks, newest first, so a window still costs its size.
+_IS_CHAT_MESSAGE = Message.role.in_(CHAT_ROLES)
 _MESSAGE_COLUMNS = (
     Message.id,
     Message.conversation_id,

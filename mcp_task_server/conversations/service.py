@@ -24,7 +24,8 @@ def _conversation_not_found(conversation_id: int) -> NotFound:
     return NotFound(f"Conversation {conversation_id} was not found.")
 
 
-def _conversation_title(message: str) -> str:
+def conversation_title(message: str) -> str:
+    """A conversation's title from its first user message: its words on one line, at most 80 characters."""
     words = " ".join(message.split())
     if len(words) <= 80:
         return words
@@ -40,7 +41,7 @@ class ConversationService:
         if not message.strip():
             raise InvalidArgument("message must not be blank.")
         if conversation_id is None:
-            title = _conversation_title(message)[:CONVERSATION_TITLE_MAX]
+            title = conversation_title(message)[:CONVERSATION_TITLE_MAX]
             window = [await self.repo.start(self.user_id, title, message)]
         else:
             window = await self.repo.continue_with(self.user_id, conversation_id, message, history_limit)

@@ -8,7 +8,7 @@ verified caller's own conversations.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastmcp import Context, FastMCP
@@ -39,6 +39,24 @@ MAX_TOOL_CALLS_BYTES = 4 * 1024 * 1024
 
 ConversationId = Annotated[Id, Field(description="The conversation's id.")]
 PageCursor = Annotated[CursorText | None, Field(description="`next_cursor` from a previous call.")]
+ToolCalls = Annotated[
+    list[ToolCallInput],
+    Field(
+        max_length=MAX_TOOL_CALLS_PER_REPLY,
+        description="Tool calls made while producing the reply: at most 1000 and 4 MiB of JSON, each "
+        f"record's arguments and result nested at most {TOOL_CALL_MAX_DEPTH} deep, with no NUL "
+        "characters, lone surrogates or integers beyond 64 bits.",
+    ),
+]
+
+
+def tool_call_records(tool_calls: Sequence[ToolCallInput]) -> list[dict[str, Any]]:
+    """The records as stored, once their JSON fits MAX_TOOL_CALLS_BYTES (pydantic cannot bound a size)."""
+    records = [call.model_dump(mode="json") for call in tool_calls]
+    size = len(json.dumps(records))
+    if size > MAX_TOOL_CALLS_BYTES:
+        raise InvalidArgument(f"tool_calls is {size} bytes; the limit is {MAX_TOOL_CALLS_BYTES}.")
+    return records
 
 
 async def start_turn(
@@ -68,27 +86,16 @@ async def record_reply(
     content: Annotated[
         str, Field(max_length=MESSAGE_MAX, description="The assistant's reply text."), STORABLE
     ],
-    tool_calls: Annotated[
-        list[ToolCallInput],
-        Field(
-            max_length=MAX_TOOL_CALLS_PER_REPLY,
-            description="Tool calls made while producing the reply: at most 1000 and 4 MiB of JSON, each "
-            f"record's arguments and result nested at most {TOOL_CALL_MAX_DEPTH} deep, with no NUL "
-            "characters, lone surrogates or integers beyond 64 bits.",
-        ),
-    ] = [],  # noqa: B006 - pydantic copies defaults; FastMCP needs a literal default for the schema.
+    tool_calls: ToolCalls = [],  # noqa: B006 - pydantic copies defaults; FastMCP needs a literal default.
     idempotency_key: IdempotencyKey = None,
 ) -> ReplyRecorded:
     """Store the assistant's reply to the latest user message, with the tool calls it made.
 
     With `idempotency_key`, a retry (after a lost connection, on any replica) stores nothing twice."""
-    size = len(json.dumps([call.model_dump(mode="json") for call in tool_calls]))
-    if size > MAX_TOOL_CALLS_BYTES:
-        raise InvalidArgument(f"tool_calls is {size} bytes; the limit is {MAX_TOOL_CALLS_BYTES}.")
     arguments = {
         "conversation_id": conversation_id,
         "content": content,
-        "tool_calls": [call.model_dump(mode="json") for call in tool_calls],
+        "tool_calls": tool_call_records(tool_calls),
     }
     return await write(
         ctx,

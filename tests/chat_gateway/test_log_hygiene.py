@@ -162,6 +162,7 @@ def _traffic(stack: Stack, found: Secrets) -> None:
                 f"{url}/conversations?access_token={token}&password={found.password}", headers=good
             )
             assert query.status_code in {200, 422}
+            _chatkit_traffic(http, gateway.base_url, good, found, add)
 
         base = stack.task_server.base_url
         hostile_calls: list[tuple[str, dict[str, object]]] = [
@@ -193,6 +194,39 @@ def _traffic(stack: Stack, found: Secrets) -> None:
             content=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call"})[:-3] + found.chat,
         )
         assert not_json.status_code == 400
+
+
+def _chatkit_traffic(
+    http: httpx2.Client, base_url: str, good: dict[str, str], found: Secrets, add: str
+) -> None:
+    """A ChatKit thread with a turn that fails midway (openai-chatkit logs on its own logger), and
+    ChatKit requests that are not valid, all carrying the chat text."""
+
+    def said(text: str) -> dict[str, object]:
+        return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
+
+    url = f"{base_url}/chatkit"
+    created = http.post(url, headers=good, json={"type": "threads.create", "params": {"input": said(add)}})
+    assert created.status_code == 200
+    thread_id = json.loads(created.text.split("data: ", 2)[1].split("\n", 1)[0])["thread"]["id"]
+    for text in (f"{found.chat} drop", "drop", f"{found.chat} refuse"):
+        sent = http.post(
+            url,
+            headers=good,
+            json={
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": said(text)},
+            },
+        )
+        assert sent.status_code == 200
+    hostile: list[object] = [
+        {"type": "threads.create", "params": {"input": {"content": found.chat}}},
+        {"type": found.chat, "params": {}},
+        {"type": "threads.get_by_id", "params": {"thread_id": found.chat}},
+        {"type": "threads.add_user_message", "params": {"thread_id": "thr_x", "input": said(found.chat)}},
+    ]
+    for body in hostile:
+        assert http.post(url, headers=good, json=body).status_code in {400, 404}
 
 
 def _tool_call(

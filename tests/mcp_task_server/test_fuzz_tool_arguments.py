@@ -100,6 +100,30 @@ TOOL_CALL_RECORDS = st.lists(
     ),
     max_size=3,
 )  # fmt: skip
+# Thread and item ids the fuzz user has (see fuzz_client), ones it has not, and not ids at all.
+THREAD_IDS = st.sampled_from(["thr_fuzz", "thr_fuzz", "thr_other", "t" * 64, "t" * 65, "thr a", ""]) | TEXT
+ITEM_IDS = (
+    st.sampled_from(["msg_1", "msg_1", "wdg_1", "chat_1", "chat_2", "chat_99999999999999999999", "msg x"])
+    | TEXT
+)
+CHATKIT_ITEMS = st.fixed_dictionaries(
+    {
+        "id": ITEM_IDS,
+        "type": st.sampled_from(["user_message", "assistant_message", "widget", "x" * 41, ""]) | TEXT,
+    },
+    optional={
+        "content": st.lists(st.fixed_dictionaries({"text": TEXT}) | JSON_VALUES, max_size=3) | JSON_VALUES,
+        "quoted_text": TEXT | JSON_VALUES,
+        "widget": JSON_VALUES | DEEP,
+    },
+)
+THREAD_STATUSES = (
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["active", "locked", "closed", "open"])}, optional={"reason": TEXT}
+    )
+    | JSON_VALUES
+    | DEEP
+)
 
 # Per parameter: something plausible, or anything at all.
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
@@ -137,9 +161,22 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "day": st.one_of(
         st.sampled_from(["2026-12-24", "2026-02-30", "0000-01-01", "9999-12-31", "2026-1-1"]), TEXT
     ),
+    "thread_id": THREAD_IDS,
+    "item_id": ITEM_IDS,
+    "item": CHATKIT_ITEMS,
+    "thread_status": THREAD_STATUSES,
+    "metadata": st.dictionaries(KEYS, JSON_VALUES, max_size=4) | DEEP,
+    "order": st.sampled_from(["asc", "desc", "newest"]),
 }
 # Parameters whose plausible values another's strategy gives.
 ALIASES = {"due_from": "day", "due_to": "day", "completed_from": "day", "completed_to": "day"}
+# The same, where a name means something else to one tool.
+TOOL_ALIASES = {
+    ("list_tasks", "due"): "due_filter",
+    ("save_thread", "status"): "thread_status",
+    ("list_threads", "after"): "thread_id",
+    ("list_thread_items", "after"): "item_id",
+}
 TOOLS = {
     "add_task": ["title", "description", "due", "priority", "tags", "timezone", "idempotency_key"],
     "list_tasks": [
@@ -161,6 +198,13 @@ TOOLS = {
     "record_reply": ["conversation_id", "content", "tool_calls", "idempotency_key"],
     "list_conversations": ["limit", "cursor"],
     "get_conversation_messages": ["conversation_id", "limit", "cursor"],
+    "save_thread": ["thread_id", "title", "status", "metadata"],
+    "get_thread": ["thread_id", "history_limit"],
+    "list_threads": ["limit", "after", "order"],
+    "delete_thread": ["thread_id"],
+    "save_thread_item": ["thread_id", "item", "tool_calls", "history_limit", "idempotency_key"],
+    "list_thread_items": ["thread_id", "after", "limit", "order", "item_id"],
+    "delete_thread_item": ["thread_id", "item_id"],
 }
 
 
@@ -170,7 +214,7 @@ def arguments_for(draw: st.DrawFn, tool: str) -> dict[str, Any]:
     for name in TOOLS[tool]:
         choice = draw(st.sampled_from(["omit", "plausible", "plausible", "hostile"]))
         if choice == "plausible":
-            key = "due_filter" if (tool, name) == ("list_tasks", "due") else ALIASES.get(name, name)
+            key = TOOL_ALIASES.get((tool, name)) or ALIASES.get(name, name)
             arguments[name] = draw(PLAUSIBLE[key])
         elif choice == "hostile":
             arguments[name] = draw(st.one_of(JSON_VALUES, DEEP))
@@ -186,6 +230,10 @@ async def fuzz_client(settings: TaskServerSettings) -> Any:
         for n in range(3):
             await call_ok(client, "add_task", title=f"task {n}")
         await call_ok(client, "start_turn", message="hello")
+        await call_ok(client, "save_thread", thread_id="thr_fuzz")
+        widget = {"id": "wdg_1", "type": "widget", "widget": {"type": "Card"}}
+        for item in ({"id": "msg_1", "type": "user_message", "content": [{"text": "hi"}]}, widget):
+            await call_ok(client, "save_thread_item", thread_id="thr_fuzz", item=item)
         yield client
 
 

@@ -75,6 +75,21 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("list_conversations", {"limit": True}, "limit"),
     ("get_conversation_messages", {"conversation_id": "1"}, "conversation_id"),
     ("get_conversation_messages", {"conversation_id": 1, "cursor": SURROGATE}, "cursor"),
+    ("save_thread", {"thread_id": NUL}, "thread_id"),
+    ("save_thread", {"thread_id": 1}, "thread_id"),
+    ("save_thread", {"thread_id": "thr_a", "title": SURROGATE}, "title"),
+    ("save_thread", {"thread_id": "thr_a", "metadata": {"k": SURROGATE}}, "metadata"),
+    ("save_thread", {"thread_id": "thr_a", "status": {"type": "active", NUL: 1}}, "status"),
+    ("get_thread", {"thread_id": "thr_a", "history_limit": "5"}, "history_limit"),
+    ("list_threads", {"after": SURROGATE}, "after"),
+    ("list_threads", {"limit": True}, "limit"),
+    ("delete_thread", {"thread_id": ["thr_a"]}, "thread_id"),
+    ("save_thread_item", {"thread_id": "thr_a", "item": {"id": "m_1", "type": "widget", "v": NUL}}, "item"),
+    ("save_thread_item", {"thread_id": "thr_a", "item": {"id": NUL, "type": "widget"}}, "item"),
+    ("save_thread_item", {"thread_id": "thr_a", "item": "{}"}, "item"),
+    ("list_thread_items", {"thread_id": "thr_a", "item_id": NUL}, "item_id"),
+    ("list_thread_items", {"thread_id": "thr_a", "limit": 2.5}, "limit"),
+    ("delete_thread_item", {"thread_id": "thr_a", "item_id": SURROGATE}, "item_id"),
 ]
 
 

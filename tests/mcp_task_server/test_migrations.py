@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -70,3 +71,30 @@ def test_database_rejects_what_validation_would(database_url: str, clean_db: str
                 "INSERT INTO messages (conversation_id, user_id, role, content) "
                 "SELECT id, 'u', 'system', 'x' FROM c"
             )
+
+
+def test_chatkit_threads_migration_keeps_conversations(scratch_database: str) -> None:
+    """0005 gives every existing conversation its own unguessable thread id; going back drops only
+    ChatKit's own items (role `item`), which the older schema cannot hold."""
+    upgrade(scratch_database, "0004")
+    with psycopg.connect(scratch_database) as conn:
+        for n in range(3):
+            conn.execute(
+                "WITH c AS (INSERT INTO conversations (user_id) VALUES ('u') RETURNING id) "
+                "INSERT INTO messages (conversation_id, user_id, role, content) "
+                "SELECT id, 'u', 'user', %s FROM c",
+                (f"m{n}",),
+            )
+    upgrade(scratch_database)
+    with psycopg.connect(scratch_database) as conn:
+        ids = [row[0] for row in conn.execute("SELECT thread_id FROM conversations").fetchall()]
+        assert len(set(ids)) == 3
+        assert all(re.fullmatch(r"thr_[0-9a-f]{32}", thread_id) for thread_id in ids), ids
+        conn.execute(
+            "INSERT INTO messages (conversation_id, user_id, role, content, item_id, kind, item) "
+            "SELECT min(id), 'u', 'item', '', 'w_1', 'widget', '{}' FROM conversations"
+        )
+    downgrade(scratch_database, "0004")
+    with psycopg.connect(scratch_database) as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone() == (3,)
+    upgrade(scratch_database)

@@ -37,7 +37,11 @@ TASK_TOOLS = {
     *("add_task", "list_tasks", "complete_task", "delete_task", "update_task"),
     *("restore_task", "complete_tasks", "delete_tasks", "undo", "list_activity"),
 }
-CONVERSATION_TOOLS = {"start_turn", "record_reply", "list_conversations", "get_conversation_messages"}
+CONVERSATION_TOOLS = {
+    *("start_turn", "record_reply", "list_conversations", "get_conversation_messages"),
+    *("save_thread", "get_thread", "list_threads", "delete_thread"),
+    *("save_thread_item", "list_thread_items", "delete_thread_item"),
+}
 STDIO_SERVER = [sys.executable, "-m", "mcp_task_server", "--stdio"]
 
 

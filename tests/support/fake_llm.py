@@ -12,7 +12,8 @@ The user's message is a tiny script, so every test says what the "model" does in
   generation `finished` or was `cancelled` (the client closed the stream, as a turn that stops must);
 - `fail`: answer HTTP 500;
 - `context openai` / `context llamacpp`: answer HTTP 400 the way each says "the prompt is too long";
-- `refuse`: answer HTTP 400 for another reason (a setting the server does not support);
+- `refuse`: answer HTTP 400 for another reason (a setting the server does not support); `refuse once
+  TAG`: only the first time for that TAG (the openai client does not retry a 400: the turn fails);
 - `empty`: answer with no text and no tool call; `empty once TAG`: only the first time for that TAG;
 - `length TEXT`: answer TEXT with `finish_reason: "length"` (cut off at max_tokens);
 - `drop`: start streaming the answer, then break the connection off;
@@ -152,7 +153,8 @@ class FakeLLM:
                 "status": 400,
                 "body": {"error": {"code": 400, "message": message, "type": "exceed_context_size_error"}},
             }
-        if script == "refuse":
+        if script == "refuse" or (script.startswith("refuse once ") and script not in self._seen):
+            self._seen.add(script)
             return {
                 "status": 400,
                 "body": {
@@ -163,6 +165,8 @@ class FakeLLM:
                     }
                 },
             }
+        if script.startswith("refuse once "):
+            return {"content": f"echo: {script}"}
         if script == "empty":
             return {"content": ""}
         if script.startswith("empty once "):
