@@ -1,36 +1,54 @@
 # One entry point for people and CI. Everything installs into .venv and node_modules of this folder.
+#
+# Two sets, each with its own stamp, so neither reinstalls the other:
+# - run (`make run`, `make install-run`): the services, the launcher and the embedded PostgreSQL, pinned
+#   by requirements-run.lock. No npm, no developer tools.
+# - dev (`make test`, `make check`, ..., `make install-dev`): the run set plus requirements.lock (test and
+#   lint tools) and the Node packages (npm ci) that some tests drive.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# Extra arguments for the launcher: `make run RUN_ARGS=--check` starts everything, prints, and stops.
+RUN_ARGS ?=
 
-.PHONY: install run test check lint format typecheck lock bench bench-model real-model fuzz clean
+.PHONY: install install-run install-dev run test check lint format typecheck lock bench bench-model real-model fuzz clean
 
-install: $(STAMP)
+install: install-dev
 
-$(STAMP): requirements.lock pyproject.toml package.json package-lock.json
+install-run: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+$(RUN_STAMP): requirements-run.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP) -r requirements-run.lock
+	$(PIP) --no-deps -e .
+	@touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements.lock package.json package-lock.json
+	$(PIP) -r requirements.lock
 	npm ci --silent --no-audit --no-fund
-	@touch $(STAMP)
+	@touch $@
 
-run: install
-	$(PY) -m devtools.stack
+run: install-run
+	$(PY) -m devtools.stack $(RUN_ARGS)
 
-test: install
+test: install-dev
 	$(PY) -m pytest
 
-lint: install
+lint: install-dev
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 
-format: install
+format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-typecheck: install
+typecheck: install-dev
 	$(PY) -m mypy .
 
 check: lint typecheck test
@@ -38,25 +56,29 @@ check: lint typecheck test
 # schemathesis against the gateway's OpenAPI for longer than `make test` does, with fresh random inputs
 # each run (FUZZ_EXAMPLES per operation and generation mode; the test suite uses 40, derandomized).
 FUZZ_EXAMPLES ?= 1000
-fuzz: install
+fuzz: install-dev
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest tests/chat_gateway/test_openapi_fuzz.py -q -s
 
 # The hot paths against their floors on real services (BENCH_SECONDS sets the sustained-load length).
-bench: install
+bench: install-dev
 	$(PY) -m bench
 
 # The builtin model's accuracy on its corpus and its own time per turn.
-bench-model: install
+bench-model: install-dev
 	$(PY) -m bench.builtin_model
 
 # A real local LLM (SmolLM2-135M via llama-cpp-python, in .venv-model) chatting through the gateway; not run in CI.
-real-model: install
+real-model: install-dev
 	$(PY) -m devtools.real_model --chat
 
-# Re-pin after changing pyproject.toml's dependencies.
-lock: install
-	$(PY) -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements.lock
+# Re-pin after changing pyproject.toml's dependencies. requirements.lock (the dev extra, which includes
+# the local one) first; requirements-run.lock (the dependencies and the local extra) is then constrained
+# by it, so each package the two share is pinned to the same version (tests/devtools/test_locks.py).
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet
+lock: install-run
+	$(PIP) uv
+	$(UV_COMPILE) --extra dev -o requirements.lock
+	$(UV_COMPILE) --extra local --constraint requirements.lock --annotation-style line -o requirements-run.lock
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -14,12 +14,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.auth import Principal
 from shared.dates import DueParseError, check_zone
-from shared.schemas import ConversationPage, MessagePage, ToolCallRecord
+from shared.schemas import ConversationPage, MessagePage, TaskPage, TaskStatusFilter, ToolCallRecord
 from shared.validation import BIGINT_MAX, Id, StorableText
 
 from .deps import Chat, Limiter, PathUser, RequestId, Tasks
 from .errors import Error, InvalidRequest, TurnError
 from .ratelimit import RateLimiter
+from .suggestions import Suggestion
 from .turns import ClientGone, TurnEvent
 
 T = TypeVar("T")
@@ -102,6 +103,12 @@ class ChatResponse(BaseModel):
     conversation_id: int
     response: str
     tool_calls: list[ToolCallRecord]
+    suggestions: list[Suggestion] = Field(
+        default_factory=list,
+        description='Replies a client may offer as buttons, each sent as the message as it is: `["yes", '
+        '"no"]` while a bulk change the turn previewed waits for confirmation, `["undo"]` after a change '
+        "the `undo` tool can take back, else empty. Read from the tool results, not the reply's wording.",
+    )
 
 
 async def _admit(request: Request, body: ChatRequest, principal: Principal, limiter: RateLimiter) -> str:
@@ -136,7 +143,10 @@ async def chat(
         service.run_turn(principal, message, body.conversation_id, request_id, timezone=body.timezone),
     )
     return ChatResponse(
-        conversation_id=outcome.conversation_id, response=outcome.response, tool_calls=outcome.tool_calls
+        conversation_id=outcome.conversation_id,
+        response=outcome.response,
+        tool_calls=outcome.tool_calls,
+        suggestions=outcome.suggestions,
     )
 
 
@@ -147,8 +157,8 @@ async def chat(
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "start, delta, tool_call, "
-            "tool_result, then done (or error) events, each with a JSON body.",
+            "description": "start, delta, tool_call, tool_result, then done (or error) events, each "
+            "with a JSON body; `done` carries the fields of the `/chat` response (with `suggestions`).",
         },
         **_CHAT_ERRORS,
     },
@@ -199,6 +209,26 @@ async def _disconnect(request: Request) -> None:
 async def _sse(events: AsyncIterator[TurnEvent]) -> AsyncIterator[bytes]:
     async for event in events:
         yield f"event: {event.event}\ndata: {json.dumps(event.data, default=str)}\n\n".encode()
+
+
+@router.get(
+    "/tasks",
+    response_model=TaskPage,
+    summary="The user's tasks, oldest first (the trash is not listed)",
+    responses=_READ_ERRORS,
+)
+async def tasks(
+    principal: PathUser,
+    tasks: Tasks,
+    request_id: RequestId,
+    status: Annotated[
+        TaskStatusFilter, Query(description="`pending`, `completed`, or `all` (both).")
+    ] = "all",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Cursor = None,
+) -> TaskPage:
+    assert principal.token is not None
+    return await tasks.list_tasks(principal.token, status, limit, cursor, request_id)
 
 
 @router.get(

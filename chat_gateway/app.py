@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import tracing
 from shared.identity import build_key_source, build_verifier
 from shared.request_id import RequestIdMiddleware
 from shared.validation import BIGINT_MAX
@@ -31,6 +32,7 @@ from .security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from .settings import GatewaySettings
 from .task_server import TaskServerClient
 from .turns import ChatService
+from .webapp import add_web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
     app.include_router(router)
     app.include_router(chatkit_router)
     _add_operational_routes(app)
+    add_web_routes(app, settings)
     _add_error_handlers(app)
     _state_configured_limits(app, settings)
     # Added innermost first: the request id wraps everything, so every log line and error carries it.
@@ -112,6 +115,11 @@ def create_app(settings: GatewaySettings, *, model: Model | None = None) -> Fast
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestIdMiddleware)
+    if tracing.configure_tracing("chat_gateway"):
+        # Outermost: the HTTP request's span covers everything, its parent from a `traceparent` header.
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app.add_middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics")
     return app
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from shared.audit import audit, token_facts
 from shared.auth import AuthError, JwtVerifier, KeysUnavailable, Principal
 from shared.request_id import current_request_id
 
@@ -13,6 +14,8 @@ from .errors import DependencyUnavailable, Forbidden, Unauthenticated
 from .ratelimit import RateLimiter
 from .task_server import TaskServerClient
 from .turns import ChatService
+
+SERVICE = "chat_gateway"
 
 
 def _verifier(request: Request) -> JwtVerifier:
@@ -24,12 +27,21 @@ async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        audit("authentication_failed", service=SERVICE, reason="no_bearer_token", path=request.url.path)
         raise Unauthenticated()
     try:
         return await _verifier(request).verify(token.strip())
     except KeysUnavailable as e:
+        audit("authentication_unavailable", service=SERVICE, reason="keys_unavailable", path=request.url.path)
         raise DependencyUnavailable("The identity provider's keys are unavailable. Try again shortly.") from e
     except AuthError as e:
+        audit(
+            "authentication_failed",
+            service=SERVICE,
+            reason=e.reason,
+            path=request.url.path,
+            **token_facts(token.strip()),
+        )
         raise Unauthenticated(f"The token was rejected ({e.reason}).") from e
 
 
@@ -44,6 +56,7 @@ async def path_user(
 ) -> Principal:
     """The user in `/api/{user_id}/...` must be the token's subject: the path never chooses whose data."""
     if user_id != principal.user_id:
+        audit("authorization_failed", service=SERVICE, reason="path_user_mismatch", user_id=principal.user_id)
         raise Forbidden()
     return principal
 

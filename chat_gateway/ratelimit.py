@@ -14,6 +14,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.audit import audit
+
 from .errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ class MemoryRateLimiter:
             count += 1
             self._windows[user_id] = (started, count)
         if count > self.per_minute:
-            raise RateLimited(retry_after=int((window + 1) * WINDOW_SECONDS - now) + 1)
+            raise _limited(user_id, int((window + 1) * WINDOW_SECONDS - now) + 1)
 
     async def aclose(self) -> None:
         return None
@@ -80,7 +82,7 @@ class RedisRateLimiter:
             logger.warning("rate limiter storage unavailable: %s", type(e).__name__)
             return
         if int(count) > self.per_minute:
-            raise RateLimited(retry_after=int((window + 1) * WINDOW_SECONDS - now) + 1)
+            raise _limited(user_id, int((window + 1) * WINDOW_SECONDS - now) + 1)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -92,3 +94,8 @@ def build_rate_limiter(per_minute: int, storage_url: str | None) -> RateLimiter:
     if storage_url:
         return RedisRateLimiter(storage_url, per_minute)
     return MemoryRateLimiter(per_minute)
+
+
+def _limited(user_id: str, retry_after: int) -> RateLimited:
+    audit("rate_limited", service="chat_gateway", user_id=user_id, retry_after=retry_after)
+    return RateLimited(retry_after=retry_after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -75,10 +76,29 @@ class GatewaySettings(CommonSettings):
         default=None, repr=False, description="redis://host:6379/0 to share the limit across replicas."
     )
 
+    web_auth_url: str | None = Field(
+        default=None,
+        description="The Better Auth base URL (e.g. https://app.example.com) that the web page at / signs "
+        "users in with, by email and password (its bearer and jwt plugins), when AUTH_JWKS_URL is set. "
+        "Unset: the page asks for a pasted token. Better Auth must trust the gateway's origin "
+        "(trustedOrigins) and, on another origin, allow it by CORS and expose `set-auth-token`. Ignored in "
+        "local development mode, where the page signs in as the demo user.",
+    )
+
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return split_csv(value)
+
+    @field_validator("web_auth_url")
+    @classmethod
+    def _web_auth_origin(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL such as https://app.example.com, without a query")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _reply_fits_context(self) -> GatewaySettings:

@@ -33,11 +33,14 @@ from mcp.shared.inbound import (
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ValidationError
 
+from shared import tracing
 from shared.schemas import (
     ERROR_META_KEY,
     ConversationPage,
     MessagePage,
     ReplyRecorded,
+    TaskPage,
+    TaskStatusFilter,
     ToolCallRecord,
     TurnStarted,
 )
@@ -174,17 +177,26 @@ class TaskServerClient:
             "method": method,
             "params": {**params, "_meta": envelope},
         }
-        TASK_SERVER_REQUESTS.labels(method, str(params.get("name", ""))).inc()
-        try:
-            raw = await self._post(method, body, headers)
-        except _TransportFailure as failure:
-            if not retry:
-                raise failure.error from failure
-            logger.info("retrying %s once after a transport failure", method)
+        tool = str(params.get("name", ""))
+        TASK_SERVER_REQUESTS.labels(method, tool).inc()
+        carrier: dict[str, str] = {}
+        with tracing.client_span(
+            f"mcp {method} {tool}".rstrip(), {"mcp.method": method, "mcp.tool": tool}, carrier
+        ):
+            if carrier:
+                # The trace context in `_meta` (MCP 2026-07-28; FastMCP reads it there) and as W3C headers.
+                envelope.update(carrier)
+                headers.update(carrier)
             try:
                 raw = await self._post(method, body, headers)
-            except _TransportFailure as again:
-                raise again.error from again
+            except _TransportFailure as failure:
+                if not retry:
+                    raise failure.error from failure
+                logger.info("retrying %s once after a transport failure", method)
+                try:
+                    raw = await self._post(method, body, headers)
+                except _TransportFailure as again:
+                    raise again.error from again
         try:
             payload = json.loads(raw)
         except ValueError as e:
@@ -323,6 +335,20 @@ class TaskServerClient:
         return await self.typed_call(
             token, "list_conversations", arguments, ConversationPage, request_id, retry=True
         )
+
+    async def list_tasks(
+        self,
+        token: str,
+        status: TaskStatusFilter,
+        limit: int,
+        cursor: str | None,
+        request_id: str | None = None,
+    ) -> TaskPage:
+        """The caller's tasks, as `list_tasks` pages them (oldest first); a read, so retried once."""
+        arguments: dict[str, Any] = {"status": status, "limit": limit}
+        if cursor:
+            arguments["cursor"] = cursor
+        return await self.typed_call(token, "list_tasks", arguments, TaskPage, request_id, retry=True)
 
     async def conversation_messages(
         self, token: str, conversation_id: int, limit: int, cursor: str | None, request_id: str | None = None

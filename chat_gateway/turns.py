@@ -22,6 +22,7 @@ from agents import Agent, MaxTurnsExceeded, Model, ModelBehaviorError, RunConfig
 from agents.items import RunItem, ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 
+from shared import tracing
 from shared.auth import Principal
 from shared.schemas import MessageOut, ToolCallRecord
 
@@ -34,6 +35,7 @@ from .llm import model_settings
 from .metrics import CHAT_TURNS, TOOL_CALLS
 from .model_guard import ModelCalls, short_reason, watch_calls
 from .settings import BUILTIN_MODEL, GatewaySettings
+from .suggestions import Suggestion, suggest
 from .task_server import TaskServerClient
 from .tool_records import (
     call_fields,
@@ -60,6 +62,11 @@ class TurnOutcome:
     conversation_id: int
     response: str
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
+
+    @property
+    def suggestions(self) -> list[Suggestion]:
+        """One-tap replies a client may offer (confirm a preview, undo a change): see suggestions.py."""
+        return suggest(self.tool_calls)
 
 
 @dataclass(frozen=True)
@@ -302,12 +309,16 @@ class ChatService:
         carrying the outcome, or raises the turn's GatewayError after recording what the turn did."""
         turn = started.turn
         calls = watch_calls()
-        run = Runner.run_streamed(
-            self._agent(principal, started, request_id),
-            started.items,
-            max_turns=self.settings.agent_max_turns,
-            run_config=self._run_config(started.tool_tokens),
+        span = tracing.TurnSpan(
+            "chat turn", {"conversation.id": turn.conversation_id, "message.id": turn.message_id}
         )
+        with span.current():  # The run's task copies the context (and so the span) as it is created.
+            run = Runner.run_streamed(
+                self._agent(principal, started, request_id),
+                started.items,
+                max_turns=self.settings.agent_max_turns,
+                run_config=self._run_config(started.tool_tokens),
+            )
         names: dict[str, str] = {}
         settled = False
         try:
@@ -318,10 +329,11 @@ class ChatService:
             response = str(run.final_output or "")
             _check_reply(response, calls)
             outcome = TurnOutcome(turn.conversation_id, response, collect_tool_calls(run.new_items))
-            if record is None:
-                await self._finish(principal, turn, outcome, request_id)
-            else:
-                await record(outcome)
+            with span.current():
+                if record is None:
+                    await self._finish(principal, turn, outcome, request_id)
+                else:
+                    await record(outcome)
             settled = True
         except Exception as e:
             settled = True
@@ -329,7 +341,9 @@ class ChatService:
             error = _turn_error(e)
             _log_failure(error)
             partial = str(run.final_output or "") if error.code == "model_error" else ""
-            await self._record_failure(principal, turn, error, run.new_items, partial, request_id)
+            span.fail(error.code)
+            with span.current():
+                await self._record_failure(principal, turn, error, run.new_items, partial, request_id)
             error.conversation_id = turn.conversation_id
             raise error from e
         finally:
@@ -338,11 +352,16 @@ class ChatService:
                 # and record the turn in the background, since this task is being torn down.
                 run.cancel()
                 _log_failure(ClientGone())
-                task = asyncio.create_task(
-                    self._record_failure(principal, turn, ClientGone(), list(run.new_items), "", request_id)
-                )
+                span.fail(ClientGone.code)
+                with span.current():
+                    task = asyncio.create_task(
+                        self._record_failure(
+                            principal, turn, ClientGone(), list(run.new_items), "", request_id
+                        )
+                    )
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
+            span.end()
         _count(outcome)
         yield TurnEvent(
             "done",
@@ -350,6 +369,7 @@ class ChatService:
                 "conversation_id": outcome.conversation_id,
                 "response": outcome.response,
                 "tool_calls": [call.model_dump(mode="json") for call in outcome.tool_calls],
+                "suggestions": outcome.suggestions,
             },
             outcome,
         )

@@ -13,6 +13,7 @@ import logging
 from fastmcp.server.auth import AccessToken, RemoteAuthProvider, TokenVerifier
 from pydantic import AnyHttpUrl
 
+from shared.audit import audit, token_facts
 from shared.auth import AuthError, JwtVerifier, KeysUnavailable
 
 from .settings import TaskServerSettings
@@ -30,9 +31,10 @@ class SharedJwtTokenVerifier(TokenVerifier):
             principal = await self.verifier.verify(token)
         except KeysUnavailable:
             logger.warning("rejecting a token: the identity provider's keys are unavailable")
+            audit("authentication_unavailable", service="mcp_task_server", reason="keys_unavailable")
             return None
         except AuthError as e:
-            logger.info("rejecting a token: %s", e.reason)
+            audit("authentication_failed", service="mcp_task_server", reason=e.reason, **token_facts(token))
             return None
         return AccessToken(token=token, client_id=principal.user_id, scopes=[], subject=principal.user_id)
 

@@ -31,8 +31,9 @@ def normalize_database_url(url: str) -> str:
     """
     try:
         parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError as e:
-        raise ValueError("DATABASE_URL is not a valid URL") from e
+        raise ValueError("DATABASE_URL is not a valid URL (check the host and the port)") from e
     if parts.scheme not in _PLAIN_SCHEMES:
         raise ValueError(
             "DATABASE_URL must start with postgresql:// (other drivers such as asyncpg are not supported)"
@@ -57,8 +58,24 @@ if not any(isinstance(f, _NoResultRows) for f in _ENGINE_LOGGER.filters):
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 5000, hide_parameters: bool = True
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_ms: int = 5000,
+    hide_parameters: bool = True,
+    pooled: bool = False,
 ) -> AsyncEngine:
+    """`pooled`: the URL goes through a transaction-mode pooler (PgBouncer, Neon's pooled endpoint),
+    which refuses the `options` startup parameter (PgBouncer: "unsupported startup parameter: options")
+    and hands each transaction to any server connection, so a statement prepared in one is unknown in the
+    next. Then the statement timeout is the role's default (`apply_role_timeout`, over the direct URL) and
+    psycopg prepares nothing on the server."""
+    connect_args: dict[str, object] = {"connect_timeout": 5, "application_name": "mcp_task_server"}
+    if pooled:
+        connect_args["prepare_threshold"] = None
+    else:
+        # A runaway query fails the call instead of holding a connection forever.
+        connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
     return create_async_engine(
         normalize_database_url(url),
         # A fixed pool and no overflow: under a burst, overflow connections are opened for one call and
@@ -74,12 +91,7 @@ def create_engine(
         # SQL, when an operator turns SQLAlchemy's logger up, and database errors carry the statement
         # without its values: they are task titles and chat text (unless LOG_SENSITIVE=true).
         hide_parameters=hide_parameters,
-        connect_args={
-            # A runaway query fails the call instead of holding a connection forever.
-            "options": f"-c statement_timeout={statement_timeout_ms}",
-            "connect_timeout": 5,
-            "application_name": "mcp_task_server",
-        },
+        connect_args=connect_args,
     )
 
 

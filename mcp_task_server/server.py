@@ -21,6 +21,7 @@ from starlette.middleware import Middleware as ASGIMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from shared import tracing
 from shared.auth import KeySource
 from shared.identity import build_key_source, build_verifier
 from shared.request_id import RequestIdMiddleware
@@ -34,6 +35,7 @@ from .conversations.threads.tools import register_thread_tools
 from .conversations.tools import register_conversation_tools
 from .db import create_autocommit_sessionmaker, create_engine, create_sessionmaker, ping
 from .errors import TaskServerError
+from .observe import ObserveMiddleware, metrics_route
 from .purge import purge_forever
 from .settings import TaskServerSettings
 from .tasks.tools import register_task_tools
@@ -118,7 +120,9 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
             pool_size=settings.db_pool_size,
             statement_timeout_ms=settings.db_statement_timeout_ms,
             hide_parameters=not settings.log_sensitive,
+            pooled=settings.pooled,
         )
+        tracing.instrument_sqlalchemy(engine)
         state = AppState(
             engine=engine,
             sessions=create_sessionmaker(engine),
@@ -147,12 +151,13 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
             if aclose is not None:
                 await aclose()
 
+    observe = ObserveMiddleware()
     mcp = FastMCP(
         SERVER_NAME,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         auth=auth,
-        middleware=[ErrorMiddleware()],
+        middleware=[observe, ErrorMiddleware()],
         # Defence in depth: whatever slips past ErrorMiddleware reaches a client as a generic message.
         mask_error_details=True,
         on_duplicate="error",
@@ -167,6 +172,7 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
     # without this lookup the SDK finds that schema by running a whole tools/list (every tool's schema,
     # dereferenced) on every call: a third of a call's time. The tools are fixed, so serve it from a dict.
     schemas = {tool.name: tool.parameters for tool in tools}
+    observe.tool_names = frozenset(schemas)
     mcp._mcp_server.get_tool_input_schema = schemas.get
     _add_health_routes(mcp, runtime)
     return mcp, runtime
@@ -176,6 +182,15 @@ def _add_health_routes(mcp: FastMCP, runtime: Runtime) -> None:
     @mcp.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    def pool_status() -> tuple[int, int] | None:
+        state = runtime.state
+        if state is None:
+            return None
+        pool: Any = state.engine.pool
+        return int(pool.checkedout()), int(pool.size())
+
+    mcp.custom_route("/metrics", methods=["GET"])(metrics_route(pool_status))
 
     @mcp.custom_route("/readyz", methods=["GET"])
     async def readyz(_: Request) -> JSONResponse:
@@ -195,8 +210,16 @@ def _add_health_routes(mcp: FastMCP, runtime: Runtime) -> None:
 
 
 def create_http_app(settings: TaskServerSettings) -> Starlette:
+    # FastMCP makes a span per tool call from the OpenTelemetry API on its own, parented by the
+    # `traceparent` in the request's `_meta`; the SDK installed here exports them (tracing.py).
+    tracing.configure_tracing("mcp_task_server")
     mcp, _ = create_server(settings)
     allowed_hosts = [urlsplit(settings.public_url).netloc, *settings.task_server_allowed_hosts]
+    middleware = [ASGIMiddleware(RequestIdMiddleware)]
+    if tracing.ENABLED:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        middleware.insert(0, ASGIMiddleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics"))
     return mcp.http_app(
         path="/mcp",
         stateless_http=True,
@@ -204,5 +227,5 @@ def create_http_app(settings: TaskServerSettings) -> Starlette:
         # Rejects DNS-rebinding requests: a Host (or browser Origin) this server was not configured for.
         host_origin_protection=True,
         allowed_hosts=allowed_hosts,
-        middleware=[ASGIMiddleware(RequestIdMiddleware)],
+        middleware=middleware,
     )

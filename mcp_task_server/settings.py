@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -52,6 +53,17 @@ class TaskServerSettings(CommonSettings):
         le=86400,
         description="How often each replica tries the purge (one runs at a time).",
     )
+    database_direct_url: str | None = Field(
+        default=None,
+        description="A direct (unpooled) URL to the same database, for migrations when DATABASE_URL goes "
+        "through a transaction-mode pooler (Neon's pooled endpoint, PgBouncer). Unset: DATABASE_URL.",
+    )
+    database_pooled: bool | None = Field(
+        default=None,
+        description="DATABASE_URL goes through a transaction-mode pooler: no startup options, no "
+        "server-side prepared statements, the statement timeout kept as the role's default. Unset: true "
+        "when the host name contains '-pooler' (Neon's pooled endpoints).",
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
 
@@ -60,7 +72,7 @@ class TaskServerSettings(CommonSettings):
     def _split_hosts(cls, value: object) -> object:
         return split_csv(value)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         if value is not None:
@@ -84,3 +96,17 @@ class TaskServerSettings(CommonSettings):
         if not self.database_url:
             raise ValueError("DATABASE_URL is not set")
         return normalize_database_url(self.database_url)
+
+    def migration_url(self) -> str:
+        """Where migrations run: the direct URL when there is one. Alembic's advisory lock is held by a
+        session, which a transaction-mode pooler does not keep from one statement to the next."""
+        if self.database_direct_url:
+            return normalize_database_url(self.database_direct_url)
+        return self.sqlalchemy_url()
+
+    @property
+    def pooled(self) -> bool:
+        if self.database_pooled is not None:
+            return self.database_pooled
+        host = urlsplit(self.database_url or "").hostname or ""
+        return "-pooler" in host

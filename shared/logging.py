@@ -10,14 +10,18 @@ deployment: tokens, passwords, chat text, task titles, SQL parameters. Three thi
 - uvicorn's access line is logged without its query string, where clients put tokens.
 - A last filter masks whatever still looks like a bearer token, a JWT or a password in a URL.
 SQLAlchemy hides statement parameters (`hide_parameters`, see mcp_task_server.db) for the same reason.
+
+Quiet by default: one access line per request; the libraries' per-request INFO chatter only at DEBUG.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from typing import Final
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from shared.request_id import RequestIdFilter
 
@@ -38,6 +42,15 @@ PAYLOAD_LOGGERS: Final = (
     "chatkit",
     "asyncio",
     "multipart",
+)
+
+# Loggers that say something at INFO on every request (the MCP SDK's "Terminating session: None" after
+# each stateless request) or about its own plumbing: held at WARNING unless LOG_LEVEL=DEBUG, so that a
+# request leaves one line in the log, uvicorn's access line.
+CHATTY_LOGGERS: Final = (
+    "mcp.server.streamable_http",
+    "mcp.server.streamable_http_manager",
+    "mcp.server.lowlevel.server",
 )
 
 _SECRETS: Final = (
@@ -92,9 +105,29 @@ class _PayloadAtInfo(logging.Filter):
         return not any(name == prefix or name.startswith(prefix + ".") for prefix in PAYLOAD_LOGGERS)
 
 
-def configure_logging(level: str, *, sensitive: bool = False) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (`LOG_FORMAT=json`): time, level, logger, request id, message, and an audit
+    record's fields (shared/audit.py) at the top level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        facts = getattr(record, "audit", None)
+        if isinstance(facts, dict):
+            entry.update(facts)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, *, sensitive: bool = False, json_format: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter(_FORMAT))
     handler.addFilter(RequestIdFilter())
     if not sensitive:
         handler.addFilter(_PayloadAtInfo())
@@ -116,6 +149,8 @@ def configure_logging(level: str, *, sensitive: bool = False) -> None:
     for name in PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if sensitive else max(logging.INFO, root.level))
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
     # SQLAlchemy holds its loggers at WARNING from import on; at DEBUG an operator wants the statements
     # (INFO is SQLAlchemy's level for them; its DEBUG adds result rows, which mcp_task_server.db drops).
     if root.level <= logging.DEBUG:

@@ -8,22 +8,31 @@ Stopping takes two steps, so that a load balancer can move traffic away before a
    `GRACEFUL_STOP_SECONDS` to finish, and the lifespan closes the pools.
 
 A second SIGTERM, or SIGINT (Ctrl-C while developing), skips what is left of the drain.
+
+Start-up fails in one line on stderr, naming what to fix (never a password or a token), and a non-zero
+exit: `listen` binds the port before anything slow happens, so a busy port is reported at once, and
+`starting` turns whatever else goes wrong before the service serves into such a line.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import signal
+import socket
 import sys
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import Final
+from typing import Final, NoReturn
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
+
+from shared.logging import redact
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +95,64 @@ class _DrainingServer(uvicorn.Server):
         return False
 
 
-def serve(app: ASGIApp, host: str, port: int, log_level: str, *, drain_seconds: float = 10.0) -> None:
+class StartupError(Exception):
+    """A problem the operator fixes before the service can start. The message is one line that names
+    what to change, and holds no secret."""
+
+
+def fail(program: str, message: str, status: int = 1) -> NoReturn:
+    """`program: message` on stderr, and exit with `status` (the message is masked once more)."""
+    print(f"{program}: {redact(' '.join(message.split()))}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+@contextmanager
+def starting(program: str) -> Iterator[None]:
+    """What a service does before it serves: a `StartupError` is its line and exit status 1; anything
+    else too, naming the exception's type (its traceback only when LOG_LEVEL=DEBUG, for a bug)."""
+    try:
+        yield
+    except StartupError as e:
+        fail(program, str(e))
+    except Exception as e:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            logger.debug("start-up failed", exc_info=True)
+        detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        fail(program, f"could not start: {detail} (LOG_LEVEL=DEBUG shows where)")
+
+
+def listen(host: str, port: int, *, host_setting: str, port_setting: str) -> socket.socket:
+    """The service's listening socket, bound now, so that a port another process holds fails start-up at
+    once in a `StartupError` naming the setting to change, rather than after migrations, in uvicorn's log."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As uvicorn does: a port left in TIME_WAIT by the previous run is free to bind again.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bare, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use (by another copy of this service?): stop what "
+                f"listens there, or set {port_setting} to a free port"
+            ) from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise StartupError(
+                f"not allowed to listen on port {port}: set {port_setting} to a port above 1023"
+            ) from None
+        reason = e.strerror or str(e)
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({reason}): set {host_setting} to an address of this machine"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: ASGIApp, listener: socket.socket, log_level: str, *, drain_seconds: float = 10.0) -> None:
+    """Serve `app` on `listener` (from `listen`) until stopped."""
+    host, port = listener.getsockname()[:2]
     # Everything built so far (the libraries, their pydantic models) lives as long as the process; freezing
     # it keeps the collector from walking it again, which otherwise pauses a request for ~150 ms.
     gc.freeze()
@@ -100,7 +166,9 @@ def serve(app: ASGIApp, host: str, port: int, log_level: str, *, drain_seconds: 
         timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
     )
     server = _DrainingServer(config, drain_seconds)
+    shown = f"[{host}]" if ":" in host else host
+    logger.info("listening on http://%s:%d", shown, port)
     with suppress(KeyboardInterrupt):
-        server.run()
+        server.run(sockets=[listener])
     if not server.started:
         sys.exit(STARTUP_FAILURE)

@@ -1,7 +1,8 @@
 """Settings both services share: auth, logging and the local data folder.
 
-Each service subclasses `CommonSettings`; the names of the environment variables are the contract in
-DESIGN.md, so none of them carries a prefix. A variable set in the environment wins over `.env`.
+Each service subclasses `CommonSettings`. The environment variables are the contract documented in the
+README's configuration table and in `.env.example` (tests/test_configuration_docs.py keeps all three in
+step), so none of them carries a prefix. A variable set in the environment wins over `.env`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host (and, if any, a valid port)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+
+
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -49,13 +60,19 @@ class CommonSettings(BaseSettings):
     )
     auth_issuer: str | None = Field(
         default=None,
-        description="Expected `iss`. Defaults to the JWKS URL's origin plus the Better Auth base path.",
+        description="Expected `iss`, compared exactly. Defaults to the origin of AUTH_JWKS_URL (scheme, host "
+        "and port; any path dropped), as Better Auth's default `iss` is the origin of its baseURL.",
     )
     auth_audience: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Accepted `aud` values (comma list). Defaults to the issuer, as Better Auth does.",
     )
     log_level: LogLevel = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line, audit events (authentication and authorisation "
+        "failures, rate limits, bulk confirmations, undos) with their fields at the top level.",
+    )
     log_sensitive: bool = Field(
         default=False,
         description="Only to debug a deployment: let tokens, chat text, task titles and SQL parameters into "
@@ -77,6 +94,20 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _split_audience(cls, value: object) -> object:
         return split_csv(value)
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        """Fails start-up when the value cannot be a URL at all. Whether it answers is not checked here:
+        a provider that is down at start-up is an outage, which /readyz reports, not a configuration error."""
+        if value is None or not value.strip():
+            return None
+        if not is_http_url(value.strip()):
+            raise ValueError(
+                "must be the http(s) URL of the identity provider's JWKS, "
+                "e.g. https://app.example.com/api/auth/jwks (unset it for local development)"
+            )
+        return value.strip()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -111,9 +142,10 @@ class CommonSettings(BaseSettings):
         return not self.auth_jwks_url
 
     def resolved_issuer(self) -> str:
-        """The issuer to require. Better Auth signs with `iss` = the origin of its baseURL (scheme, host and
-        port: any path is dropped), which is the origin of the JWKS URL when that is the public one.
-        Behind an internal JWKS address, or with `jwt.issuer` set in Better Auth, set AUTH_ISSUER."""
+        """The issuer to require outside local development mode (README "Configuration", docs/operations.md
+        "Identity"). Better Auth signs with `iss` = the origin of its baseURL (scheme, host and port: any
+        path is dropped), which is the origin of the JWKS URL when that is the public one. Behind an
+        internal JWKS address, or with `jwt.issuer` set in Better Auth, set AUTH_ISSUER."""
         if self.auth_issuer:
             return self.auth_issuer
         assert self.auth_jwks_url is not None
@@ -132,5 +164,6 @@ def load_or_exit(settings_type: type[SettingsT], program: str) -> SettingsT:
     except ValidationError as e:
         for error in e.errors(include_input=False, include_url=False):
             name = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
-            print(f"{program}: {name}: {error['msg']}", file=sys.stderr)
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"{program}: {name}: {message}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -7,6 +7,7 @@ end, so concurrent runs never collide.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +45,8 @@ def clean_db(database_url: str) -> str:
     """Each test starts from empty tables (truncate is a few milliseconds; isolation is worth it)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE tasks, conversations, messages, task_changes, idempotency_keys, bulk_confirmations "
-            "RESTART IDENTITY CASCADE"
+            "TRUNCATE tasks, conversations, messages, task_changes, idempotency_keys, bulk_confirmations, "
+            "user_settings RESTART IDENTITY CASCADE"
         )
     return database_url
 
@@ -58,3 +59,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(clean_db: str, data_dir: Path) -> TaskServerSettings:
     return TaskServerSettings(_env_file=None, database_url=clean_db, data_dir=data_dir)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """pgserver stops the embedded PostgreSQL from an atexit hook and logs as it does, after pytest has
+    closed the streams the log handlers wrote to: without this, each such line prints a "Logging error"
+    traceback at the very end of the run."""
+    logging.raiseExceptions = False

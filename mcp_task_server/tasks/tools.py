@@ -58,7 +58,7 @@ BulkStatus = Annotated[
     TaskStatusFilter | None,
     Field(description='Act on every task on the list with this status: "all", "pending" or "completed".'),
 ]
-# The gist of shared.dates.AMBIGUITY_RULES (all of it is in the README): every tool list costs every turn.
+# The gist of shared.dates.AMBIGUITY_RULES (all of it is in docs/tools.md): every tool list costs every turn.
 DUE_RULES = (
     "A weekday or a date without a year is the next one, today included ('next friday' never today); "
     "hours are 24-hour unless am/pm is given ('5pm'); numeric dates only as ISO (2026-12-24)."

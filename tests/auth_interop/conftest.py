@@ -1,6 +1,6 @@
 """A real Better Auth server as the identity provider, and the task server and a gateway configured for it
-exactly as the README tells an operator to: only the contract's environment variables, pointing at
-Better Auth's JWKS, issuer and the audiences it puts in every token.
+exactly as docs/operations.md ("Identity") tells an operator to: only the contract's environment
+variables, pointing at Better Auth's JWKS, issuer and the audiences it puts in every token.
 
 The services' audiences are their public URLs (for the task server, the MCP resource URL it advertises
 in its RFC 9728 metadata), so the ports are chosen before Better Auth starts.

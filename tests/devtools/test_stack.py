@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx2
+import psycopg
 
 from tests.support.processes import ROOT, free_port, post_tool_call, service_env
 
@@ -76,6 +77,14 @@ def test_make_run_starts_everything_prints_a_token_and_keeps_data(tmp_path: Path
         printed = (tmp_path / "first.log").read_text()
         assert f"curl -s http://127.0.0.1:{port}/mcp" in printed
         assert f"curl -s http://127.0.0.1:{gateway_port}/api/demo-user/chat" in printed
+        # First the web page, then the token, then the database, whose URL works as printed (for the stdio
+        # set-up, Claude Desktop, the Inspector) while `make run` runs.
+        page = printed.index(f"The chat page: http://127.0.0.1:{gateway_port}/\n")
+        database = re.search(r"^DATABASE_URL='(postgresql://\S+)'$", printed, re.MULTILINE)
+        assert database, printed
+        assert page < printed.index("export TOKEN=") < database.start()
+        with psycopg.connect(database.group(1)) as conn:
+            assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
         added = _call(port, token, "add_task", {"title": "Survive a restart"})
         assert added["isError"] is False
         # The printed chat line, as a newcomer would paste it: the builtin model answers offline.

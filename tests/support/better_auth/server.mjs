@@ -1,8 +1,9 @@
 // A real Better Auth server for end-to-end tests: the identity provider the two services trust.
 //
-// It is configured the way the README tells a frontend team to configure theirs (email and password
-// sign-in, the `jwt` plugin with both services in `aud`, the `bearer` plugin), but keeps its users and keys
-// in memory, listens on loopback only and never calls out (telemetry off), so tests run offline.
+// It is configured the way docs/operations.md ("Identity") tells a frontend team to configure theirs
+// (email and password sign-in, the `jwt` plugin with both services in `aud`, the `bearer` plugin), but
+// keeps its users and keys in memory, listens on loopback only and never calls out (telemetry off), so
+// tests run offline.
 //
 // Environment:
 //   BETTER_AUTH_PORT      port to listen on (or the first command-line argument)
