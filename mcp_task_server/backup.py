@@ -49,7 +49,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .db import normalize_database_url
+from .db import libpq_url, normalize_database_url
 from .migrate import CANNOT_CONNECT, alembic_config, cannot_open, describe_target
 
 if TYPE_CHECKING:
@@ -532,7 +532,7 @@ CONNECT_TIMEOUT = 10
 def _connect(database_url: str, action: str) -> Conn:
     try:
         return psycopg.connect(
-            _libpq_url(database_url),
+            libpq_url(database_url),
             autocommit=True,
             # Nothing prepared on the server: a transaction-mode pooler would lose it between transactions.
             prepare_threshold=None,
@@ -542,10 +542,6 @@ def _connect(database_url: str, action: str) -> Conn:
         )
     except psycopg.OperationalError as e:
         raise BackupError(str(cannot_open(database_url, e))) from None
-
-
-def _libpq_url(database_url: str) -> str:
-    return normalize_database_url(database_url).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def _set_local(conn: Conn) -> None:

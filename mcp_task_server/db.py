@@ -43,6 +43,11 @@ def normalize_database_url(url: str) -> str:
     return urlunsplit(SplitResult("postgresql+psycopg", parts.netloc, parts.path, parts.query, ""))
 
 
+def libpq_url(database_url: str) -> str:
+    """The URL as libpq (psycopg used directly) takes it: SQLAlchemy's `postgresql+psycopg://` undone."""
+    return normalize_database_url(database_url).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 class _NoResultRows(logging.Filter):
     """SQLAlchemy's engine logger, once an operator turns it up to DEBUG, prints every result row; rows
     hold task titles and chat text, so they never reach the log, not even with LOG_SENSITIVE=true (the SQL

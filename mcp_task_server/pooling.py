@@ -12,12 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from .db import normalize_database_url
-
-
-def libpq_url(database_url: str) -> str:
-    """The URL as libpq takes it (SQLAlchemy's `postgresql+psycopg://` spelling undone)."""
-    return normalize_database_url(database_url).replace("postgresql+psycopg://", "postgresql://", 1)
+from .db import libpq_url
 
 
 def keep_statement_timeout(direct_url: str, timeout_ms: int) -> None:

@@ -50,6 +50,9 @@ class _WithoutTraceback(logging.Filter):
     event, and a traceback's frames can carry request data."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, BaseException):
+            # `logger.exception(e)`: the message would be str(e), which may quote the request.
+            record.msg, record.args = f"chatkit: {type(record.msg).__name__}", None
         if record.exc_info and record.exc_info[0] is not None:
             record.msg = f"{record.getMessage()} ({record.exc_info[0].__name__})"
             record.args = None

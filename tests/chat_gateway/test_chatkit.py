@@ -250,9 +250,9 @@ def test_a_reply_that_breaks_off_is_removed_not_kept_half_written(
     broken = kit.create("drop")
     kinds = [event["type"] for event in broken.events]
     assert "error" in kinds
-    added = broken.of("thread.item.added")
-    if added:  # Text had streamed before the break: the client is told to drop it.
-        assert broken.of("thread.item.removed")[0]["item_id"] == added[0]["item"]["id"]
+    # Text had streamed before the break: the client is told to drop it.
+    [added] = broken.of("thread.item.added")
+    assert broken.of("thread.item.removed")[0]["item_id"] == added["item"]["id"]
     items = kit.items(broken.thread_id)["data"]
     assert [item["type"] for item in items] == ["user_message", "assistant_message"]
     assert texts(items)[1][1].startswith("⚠ This turn did not finish")
