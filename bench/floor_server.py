@@ -9,13 +9,14 @@ from __future__ import annotations
 import uvicorn
 from fastmcp import FastMCP
 from pydantic import BaseModel
+from starlette.applications import Starlette
 from starlette.middleware import Middleware as ASGIMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mcp_task_server.auth import build_auth_provider
-from mcp_task_server.server import ErrorMiddleware
 from mcp_task_server.settings import TaskServerSettings
+from mcp_task_server.tool_errors import ErrorMiddleware
 from shared.identity import build_key_source, build_verifier
 from shared.logging import configure_logging
 from shared.request_id import RequestIdMiddleware
@@ -30,9 +31,7 @@ async def noop() -> Nothing:
     return Nothing()
 
 
-def main() -> None:
-    settings = TaskServerSettings()
-    configure_logging("WARNING")
+def create_app(settings: TaskServerSettings) -> Starlette:
     auth = build_auth_provider(
         settings, build_verifier(settings, settings.accepted_audience, build_key_source(settings))
     )
@@ -43,13 +42,19 @@ def main() -> None:
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app = mcp.http_app(
+    return mcp.http_app(
         path="/mcp",
         stateless_http=True,
         json_response=True,
         host_origin_protection=True,
         middleware=[ASGIMiddleware(RequestIdMiddleware)],
     )
+
+
+def main() -> None:
+    settings = TaskServerSettings()
+    configure_logging("WARNING")
+    app = create_app(settings)
     uvicorn.run(app, host="127.0.0.1", port=settings.task_server_port, log_config=None, log_level="warning")
 
 

@@ -7,6 +7,12 @@ Every tool call the model proposes, whichever model it is, passes through `TaskT
   request never acts twice;
 - the request carries the turn marker `_meta["todo-chat/turn"]`, so the task server's activity log
   names the conversation that made the change.
+
+The Agents SDK turns an `MCPServer`'s tools into function tools on every model call (a deep copy and a
+walk of each schema: 16% of the gateway's CPU per turn, measured with py-spy). The tools are the same for
+every user and turn, so `agent_tools` builds them once per catalog, against one process-wide server
+(`_TurnDispatch`), which hands each call to the turn's `TaskTools`, found in a context variable that the
+turn sets before the run starts (the SDK runs tools in tasks created inside the run, which copy it).
 """
 
 from __future__ import annotations
@@ -14,17 +20,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from agents import ModelBehaviorError, RunContextWrapper
-from agents.mcp import MCPServer
+from agents import FunctionTool, ModelBehaviorError, RunContextWrapper
+from agents.mcp import MCPServer, MCPUtil
 from mcp import Tool as MCPTool
 from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult, TextContent
 
 from shared.schemas import ERROR_META_KEY, TURN_META_KEY
 
-from .task_server import IDEMPOTENCY_KEY, TIMEZONE, TaskServerClient
+from .task_server import IDEMPOTENCY_KEY, TIMEZONE, TaskServerClient, ToolCatalog
+from .tool_records import tool_outcome
 from .turn_guard import TurnGuard
 
 
@@ -84,7 +94,7 @@ def refusal(message: str) -> CallToolResult:
     )
 
 
-class TaskTools(MCPServer):
+class TaskTools:
     """One cheap instance per turn, bound to the caller's token, the turn and its guard."""
 
     def __init__(
@@ -95,8 +105,6 @@ class TaskTools(MCPServer):
         guard: TurnGuard,
         request_id: str | None = None,
     ) -> None:
-        # Structured content is the tool's typed result; the text content duplicates it.
-        super().__init__(use_structured_content=True, failure_error_function=tool_failure)
         self._client = client
         self._token = token
         self._turn = turn
@@ -104,22 +112,16 @@ class TaskTools(MCPServer):
         self._keys = IdempotencyKeys(turn)
         self._request_id = request_id
 
-    @property
-    def name(self) -> str:
-        return "tasks"
+    @contextmanager
+    def bound(self) -> Iterator[None]:
+        """The tools' calls, while this is open (and in tasks created meanwhile), act for this turn."""
+        reset = _CURRENT.set(self)
+        try:
+            yield
+        finally:
+            _CURRENT.reset(reset)
 
-    async def connect(self) -> None:
-        """Nothing to open: every call is a self-contained HTTP request on the shared pool."""
-
-    async def cleanup(self) -> None:
-        """Nothing to close."""
-
-    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
-        return (await self._client.catalog(self._token, self._request_id)).for_model
-
-    async def call_tool(
-        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
-    ) -> CallToolResult:
+    async def call_tool(self, tool_name: str, arguments: dict[str, Any] | None) -> CallToolResult:
         arguments = {
             key: value for key, value in (arguments or {}).items() if key not in (IDEMPOTENCY_KEY, TIMEZONE)
         }
@@ -146,8 +148,62 @@ class TaskTools(MCPServer):
         )
         return result
 
+
+_CURRENT: ContextVar[TaskTools] = ContextVar("chat_gateway_task_tools")
+
+
+class _TurnDispatch(MCPServer):
+    """The one server the SDK's function tools are built against: each call goes to the current turn's
+    `TaskTools`. Structured content is the tool's typed result (the text content duplicates it)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            use_structured_content=True,
+            failure_error_function=tool_failure,
+            custom_data_extractor=tool_outcome,
+        )
+
+    @property
+    def name(self) -> str:
+        return "tasks"
+
+    async def connect(self) -> None:
+        """Nothing to open: every call is a self-contained HTTP request on the shared pool."""
+
+    async def cleanup(self) -> None:
+        """Nothing to close."""
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
+        raise NotImplementedError("the tools are built once per catalog (agent_tools)")
+
+    async def call_tool(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
+        tools = _CURRENT.get(None)
+        if tools is None:  # A tool called outside a turn: a bug, reported to the model as a failed call.
+            raise RuntimeError("a task tool was called outside a chat turn")
+        return await tools.call_tool(tool_name, arguments)
+
     async def list_prompts(self) -> ListPromptsResult:
         return ListPromptsResult(prompts=[])
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> GetPromptResult:
         raise NotImplementedError("the task server has no prompts")
+
+
+_DISPATCH = _TurnDispatch()
+_BUILT: dict[int, tuple[ToolCatalog, list[FunctionTool]]] = {}
+
+
+def agent_tools(catalog: ToolCatalog) -> list[FunctionTool]:
+    """The catalog's tools as the SDK's function tools, built once per catalog (it is refetched every
+    few minutes, and the last one built is kept)."""
+    built = _BUILT.get(id(catalog))
+    if built is None or built[0] is not catalog:
+        tools = [
+            MCPUtil.to_function_tool(tool, _DISPATCH, convert_schemas_to_strict=False)
+            for tool in catalog.for_model
+        ]
+        _BUILT.clear()
+        _BUILT[id(catalog)] = built = (catalog, tools)
+    return built[1]

@@ -64,17 +64,19 @@ async def path_user(
 PathUser = Annotated[Principal, Depends(path_user)]
 
 
-def chat_service(request: Request) -> ChatService:
+# The providers below are coroutines on purpose: FastAPI runs a plain `def` dependency in its thread pool,
+# a thread hop per dependency per request (four on a chat turn).
+async def chat_service(request: Request) -> ChatService:
     service: ChatService = request.app.state.chat
     return service
 
 
-def task_client(request: Request) -> TaskServerClient:
+async def task_client(request: Request) -> TaskServerClient:
     client: TaskServerClient = request.app.state.tasks
     return client
 
 
-def rate_limiter(request: Request) -> RateLimiter:
+async def rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
@@ -82,4 +84,10 @@ def rate_limiter(request: Request) -> RateLimiter:
 Chat = Annotated[ChatService, Depends(chat_service)]
 Tasks = Annotated[TaskServerClient, Depends(task_client)]
 Limiter = Annotated[RateLimiter, Depends(rate_limiter)]
-RequestId = Annotated[str | None, Depends(current_request_id)]
+
+
+async def request_id() -> str | None:
+    return current_request_id()
+
+
+RequestId = Annotated[str | None, Depends(request_id)]

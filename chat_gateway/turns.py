@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx2
 import openai
-from agents import Agent, MaxTurnsExceeded, Model, ModelBehaviorError, RunConfig, Runner
+from agents import Agent, MaxTurnsExceeded, Model, ModelBehaviorError, RunConfig, Runner, RunResultStreaming
 from agents.items import RunItem, ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 
@@ -26,7 +26,7 @@ from shared import tracing
 from shared.auth import Principal
 from shared.schemas import MessageOut, ToolCallRecord
 
-from .agent_tools import TaskTools, Turn
+from .agent_tools import TaskTools, Turn, agent_tools
 from .budget import BudgetFilter, ContextBudget, estimate_tools
 from .errors import DependencyTimeout, GatewayError, ModelError, ModelUnavailable, TurnLimitExceeded
 from .failed_turns import failure_note, retried_message_id
@@ -36,15 +36,8 @@ from .metrics import CHAT_TURNS, TOOL_CALLS
 from .model_guard import ModelCalls, short_reason, watch_calls
 from .settings import BUILTIN_MODEL, GatewaySettings
 from .suggestions import Suggestion, suggest
-from .task_server import TaskServerClient
-from .tool_records import (
-    call_fields,
-    collect_tool_calls,
-    fit_for_record,
-    fit_reply,
-    output_fields,
-    tool_outcome,
-)
+from .task_server import TaskServerClient, ToolCatalog
+from .tool_records import call_fields, collect_tool_calls, fit_for_record, fit_reply, output_fields
 from .turn_guard import TurnGuard, offered_tokens
 
 logger = logging.getLogger(__name__)
@@ -115,6 +108,7 @@ class ChatService:
         )
         # Failed-turn notes recorded after the client went away (the request's task is cancelled).
         self._background: set[asyncio.Task[None]] = set()
+        self._agent_built: tuple[ToolCatalog, Agent[Any]] | None = None
 
     async def drain(self) -> None:
         """At shutdown, before the task server client closes: let pending failure notes be stored."""
@@ -131,20 +125,24 @@ class ChatService:
             call_model_input_filter=BudgetFilter(self.budget, tool_tokens) if self.budget else None,
         )
 
-    def _agent(self, principal: Principal, started: StartedTurn, request_id: str | None) -> Agent[Any]:
+    async def _agent(self, principal: Principal, request_id: str | None) -> Agent[Any]:
+        """The agent, built once per tool catalog: nothing in it depends on the turn (the tools find
+        theirs through `TaskTools.bound`)."""
         assert principal.token is not None
-        tools = TaskTools(self.tasks, principal.token, started.turn, TurnGuard(started.tokens), request_id)
-        tools.custom_data_extractor = tool_outcome
-        return Agent(
-            name="Todo assistant",
-            instructions=INSTRUCTIONS,
-            model=self.model,
-            model_settings=self.model_settings,
-            mcp_servers=[tools],
-            # The SDK drops tool_choice after the first tool call (against "required" loops); servers
-            # that need it to see the tools at all (llama-cpp-python) must get "auto" on every call.
-            reset_tool_choice=self.settings.model_tool_choice == "required",
-        )
+        catalog = await self.tasks.catalog(principal.token, request_id)
+        if self._agent_built is None or self._agent_built[0] is not catalog:
+            agent = Agent(
+                name="Todo assistant",
+                instructions=INSTRUCTIONS,
+                model=self.model,
+                model_settings=self.model_settings,
+                tools=list(agent_tools(catalog)),
+                # The SDK drops tool_choice after the first tool call (against "required" loops); servers
+                # that need it to see the tools at all (llama-cpp-python) must get "auto" on every call.
+                reset_tool_choice=self.settings.model_tool_choice == "required",
+            )
+            self._agent_built = (catalog, agent)
+        return self._agent_built[1]
 
     async def _begin(
         self,
@@ -312,17 +310,22 @@ class ChatService:
         span = tracing.TurnSpan(
             "chat turn", {"conversation.id": turn.conversation_id, "message.id": turn.message_id}
         )
-        with span.current():  # The run's task copies the context (and so the span) as it is created.
-            run = Runner.run_streamed(
-                self._agent(principal, started, request_id),
-                started.items,
-                max_turns=self.settings.agent_max_turns,
-                run_config=self._run_config(started.tool_tokens),
-            )
+        assert principal.token is not None
+        tools = TaskTools(self.tasks, principal.token, turn, TurnGuard(started.tokens), request_id)
+        run: RunResultStreaming | None = None
         names: dict[str, str] = {}
         settled = False
         try:
             async with asyncio.timeout(self.settings.turn_timeout_seconds):
+                agent = await self._agent(principal, request_id)
+                # The run's task copies the context (the span, the turn's tools) as it is created.
+                with span.current(), tools.bound():
+                    run = Runner.run_streamed(
+                        agent,
+                        started.items,
+                        max_turns=self.settings.agent_max_turns,
+                        run_config=self._run_config(started.tool_tokens),
+                    )
                 async for event in run.stream_events():
                     for turn_event in _translate(event, names):
                         yield turn_event
@@ -337,26 +340,34 @@ class ChatService:
             settled = True
         except Exception as e:
             settled = True
-            run.cancel()
+            if run is not None:
+                run.cancel()
             error = _turn_error(e)
             _log_failure(error)
-            partial = str(run.final_output or "") if error.code == "model_error" else ""
+            partial = str(run.final_output or "") if run is not None and error.code == "model_error" else ""
             span.fail(error.code)
             with span.current():
-                await self._record_failure(principal, turn, error, run.new_items, partial, request_id)
+                items = run.new_items if run is not None else []
+                await self._record_failure(principal, turn, error, items, partial, request_id)
             error.conversation_id = turn.conversation_id
             raise error from e
         finally:
             if not settled:
                 # The client went away (the request was cancelled) or stopped reading: stop the model,
                 # and record the turn in the background, since this task is being torn down.
-                run.cancel()
+                if run is not None:
+                    run.cancel()
                 _log_failure(ClientGone())
                 span.fail(ClientGone.code)
                 with span.current():
                     task = asyncio.create_task(
                         self._record_failure(
-                            principal, turn, ClientGone(), list(run.new_items), "", request_id
+                            principal,
+                            turn,
+                            ClientGone(),
+                            list(run.new_items) if run is not None else [],
+                            "",
+                            request_id,
                         )
                     )
                 self._background.add(task)

@@ -1,7 +1,7 @@
 """The task server's one exception tree.
 
 Every failure a client can see is one of these, with a stable `code` and a short message a model can
-act on. `server.ErrorMiddleware` turns them into MCP tool errors (`isError: true`) in one place.
+act on. `tool_errors.ErrorMiddleware` turns them into MCP tool errors (`isError: true`) in one place.
 They subclass FastMCP's `ToolError` so FastMCP passes them through untouched and logs them without a
 traceback.
 """

@@ -381,8 +381,27 @@ def _is_numeric_date(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token that passed verification: whom it names, until when, and the key that verified it."""
+
+    principal: Principal
+    kid: str | None
+    alg: str
+    key: jwt.PyJWK
+    expires_at: float  # `exp` plus the leeway: the last moment a verification would still pass.
+    remembered_until: float  # time.monotonic() past which the token is verified afresh.
+
+
 class JwtVerifier:
-    """Verifies bearer tokens against a key source, an issuer and this service's audiences."""
+    """Verifies bearer tokens against a key source, an issuer and this service's audiences.
+
+    A token that verified is remembered for up to `remember_seconds` (and never past its `exp`), because
+    the same token arrives again and again: a chat turn presents it to the gateway once and to the task
+    server three times, and the signature check is a third of a tool call's authentication. A remembered
+    token is accepted only while the key source still returns the very key that verified it, so a key
+    the provider removes from its JWKS stops its tokens as soon as the keys are refetched, as before.
+    """
 
     # Asymmetric algorithms only: HS* would let anyone holding the public key mint tokens, and `none`
     # signs nothing. PyJWT 2.15 does not know the fully-specified "Ed25519" name, so it is not listed.
@@ -395,6 +414,8 @@ class JwtVerifier:
         issuer: str | Sequence[str],
         audience: Sequence[str],
         leeway: float = 30.0,
+        remember_seconds: float = 60.0,
+        remember_max: int = 4096,
     ) -> None:
         issuers = (issuer,) if isinstance(issuer, str) else tuple(issuer)
         audiences = [audience] if isinstance(audience, str) else list(audience)
@@ -408,16 +429,49 @@ class JwtVerifier:
         self._issuers = issuers
         self._audiences = audiences
         self._leeway = leeway
+        self._remember_seconds = remember_seconds
+        self._remember_max = remember_max
+        self._verified: dict[str, _Verified] = {}
 
     async def verify(self, token: str) -> Principal:
         try:
-            claims = await self._verified_claims(token)
+            known = self._verified.get(token) if isinstance(token, str) else None
+            if known is not None:
+                if await self._still_valid(known):
+                    return known.principal
+                self._verified.pop(token, None)
+            claims, kid, alg, key = await self._verified_claims(token)
         except AuthError as exc:
             logger.debug("Rejected a token: %s", exc.reason)
             raise
-        return Principal(user_id=claims["sub"], token=token)
+        principal = Principal(user_id=claims["sub"], token=token)
+        self._remember(token, _Verified(
+            principal, kid, alg, key, float(claims["exp"]) + self._leeway,
+            time.monotonic() + self._remember_seconds,
+        ))  # fmt: skip
+        return principal
 
-    async def _verified_claims(self, token: str) -> dict[str, Any]:
+    async def _still_valid(self, known: _Verified) -> bool:
+        """Whether a remembered token passes as it did; raises what a fresh verification would when its
+        key is gone (the key lookup is the one a fresh verification would make first)."""
+        if time.monotonic() >= known.remembered_until or time.time() >= known.expires_at:
+            return False
+        try:
+            return await self._keys.key_for(known.kid, known.alg) is known.key
+        except (AuthError, KeysUnavailable):
+            self._verified.pop(known.principal.token or "", None)
+            raise
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if self._remember_seconds <= 0:
+            return
+        if len(self._verified) >= self._remember_max:
+            # Oldest first (dicts keep insertion order): cheap, and bounded whatever tokens arrive.
+            for stale in list(self._verified)[: self._remember_max // 4 or 1]:
+                del self._verified[stale]
+        self._verified[token] = verified
+
+    async def _verified_claims(self, token: str) -> tuple[dict[str, Any], str | None, str, jwt.PyJWK]:
         # Bound the work an unauthenticated caller can cause before anything is parsed.
         if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES or not token.isascii():
             raise AuthError("malformed", "the token is not a well-formed JWT")
@@ -453,7 +507,7 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             raise _auth_error_from(exc) from exc
         self._check_claims(claims)
-        return claims
+        return claims, kid, alg, key
 
     def _check_claims(self, claims: Mapping[str, Any]) -> None:
         """Checks PyJWT leaves to the caller (or has changed between versions)."""

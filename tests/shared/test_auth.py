@@ -341,3 +341,78 @@ def test_local_kid_is_the_rfc_7638_thumbprint() -> None:
     d = base64.urlsafe_b64decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")
     signer = LocalSigner(ed25519.Ed25519PrivateKey.from_private_bytes(d))
     assert signer.kid == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every token whose signature the verifier checks (PyJWT's decode), in order."""
+    seen: list[str] = []
+    real = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr("shared.auth.jwt.decode", counting)
+    return seen
+
+
+async def test_a_verified_token_is_remembered(verifier: JwtVerifier, decodes: list[str]) -> None:
+    token = sign(ED)
+    first, again = await verifier.verify(token), await verifier.verify(token)
+    assert first == again
+    assert again.user_id == "user-1"
+    assert decodes == [token]
+    # A token that failed is never remembered: each try fails again on its own.
+    bad = sign(ED, aud="urn:someone-else")
+    assert [await rejection(verifier, bad), await rejection(verifier, bad)] == ["wrong_audience"] * 2
+    assert decodes == [token, bad, bad]
+
+
+async def test_a_remembered_token_still_expires(verifier: JwtVerifier) -> None:
+    token = sign(ED, exp_in=-29)  # Expired, but within the 30 s leeway, for at most a second more.
+    assert (await verifier.verify(token)).user_id == "user-1"
+    ends = jwt.decode(token, options={"verify_signature": False})["exp"] + 30
+    await asyncio.sleep(max(0.0, ends - time.time()) + 0.05)
+    assert await rejection(verifier, token) == "expired"
+
+
+async def test_a_remembered_token_is_verified_again_after_a_minute(
+    verifier: JwtVerifier, decodes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = sign(ED)
+    await verifier.verify(token)
+    later = time.monotonic() + 61
+    monkeypatch.setattr("shared.auth.time.monotonic", lambda: later)
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert decodes == [token, token]
+
+
+async def test_a_remembered_token_stops_with_its_key(
+    make_verifier: MakeVerifier, jwks_server: JwksServer
+) -> None:
+    verifier = make_verifier(min_refresh_interval=0.1)
+    old = sign(ED)
+    assert (await verifier.verify(old)).user_id == "user-1"
+    new_key = SigningKey.generate("EdDSA")
+    jwks_server.document = {"keys": [new_key.jwk()]}
+    await asyncio.sleep(0.15)
+    assert (await verifier.verify(sign(new_key, sub="user-2"))).user_id == "user-2"  # Refetches the keys.
+    assert await rejection(verifier, old) == "unknown_key"
+
+
+async def test_remembered_tokens_are_bounded(jwks_server: JwksServer, decodes: list[str]) -> None:
+    source = JwksKeySource(jwks_server.url)
+    verifier = JwtVerifier(source, issuer=ISSUER, audience=[AUDIENCE], remember_max=8)
+    try:
+        tokens = [sign(ED, sub=f"user-{n}") for n in range(20)]
+        for token in tokens:
+            await verifier.verify(token)
+        for token in tokens[-4:]:  # The newest are still remembered...
+            await verifier.verify(token)
+        assert decodes == tokens
+        await verifier.verify(tokens[0])  # ...and the oldest were let go.
+        assert decodes == [*tokens, tokens[0]]
+    finally:
+        await source.aclose()
