@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # Extra arguments for the launcher: `make run RUN_ARGS=--check` starts everything, prints, and stops.
 RUN_ARGS ?=
 
-.PHONY: install install-run install-dev run test check lint format typecheck lock bench bench-model real-model fuzz clean
+.PHONY: install install-run install-dev run test check lint format typecheck lock bench profile bench-model real-model fuzz clean
 
 install: install-dev
 
@@ -62,6 +62,10 @@ fuzz: install-dev
 # The hot paths against their floors on real services (BENCH_SECONDS sets the sustained-load length).
 bench: install-dev
 	$(PY) -m bench
+
+# Where a chat turn's CPU goes in each service under load (py-spy; PROFILE_SECONDS, PROFILE_CONCURRENCY).
+profile: install-dev
+	$(PY) -m bench.profile
 
 # The builtin model's accuracy on its corpus and its own time per turn.
 bench-model: install-dev

@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastmcp import FastMCP
+from fastmcp.tools import Tool
+from fastmcp.utilities.versions import VersionSpec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware as ASGIMiddleware
 from starlette.requests import Request
@@ -43,6 +45,21 @@ INSTRUCTIONS = (
     "every change can be undone (undo, restore_task). To complete or delete several tasks, use "
     "complete_tasks / delete_tasks: they return a preview first; confirm only after the user said yes."
 )
+
+
+class TaskServerMCP(FastMCP):
+    """FastMCP with a direct lookup for the tools registered at start-up. FastMCP resolves a tool on
+    every call through its providers, session transforms, visibility rules and per-tool auth, none of
+    which this server uses (its tools are fixed, with no versions, no per-tool auth and nothing ever
+    hidden): ~8% of a tool call under pyinstrument. Anything else (a version asked for, an unknown name)
+    still takes FastMCP's own path, which answers unknown names with NotFoundError as before."""
+
+    fixed_tools: dict[str, Tool]
+
+    async def get_tool(self, name: str, version: VersionSpec | None = None) -> Tool | None:
+        fixed: dict[str, Tool] = getattr(self, "fixed_tools", {})
+        tool = fixed.get(name) if version is None else None
+        return tool if tool is not None else await super().get_tool(name, version)
 
 
 class Runtime:
@@ -103,7 +120,7 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
     # One middleware (metrics around error mapping, see observe.py): each FastMCP middleware layer costs
     # four wrapped calls per tool call.
     observe = ObserveMiddleware()
-    mcp = FastMCP(
+    mcp = TaskServerMCP(
         SERVER_NAME,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
@@ -128,6 +145,7 @@ def create_server(settings: TaskServerSettings, *, stdio: bool = False) -> tuple
             tool.output_schema = compact(tool.output_schema)
     observe.tool_names = frozenset(schemas)
     mcp._mcp_server.get_tool_input_schema = schemas.get
+    mcp.fixed_tools = {tool.name: tool for tool in tools}
     _add_health_routes(mcp, runtime)
     return mcp, runtime
 
