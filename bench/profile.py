@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -28,6 +29,8 @@ from shared.local_auth import LocalSigner
 
 SECONDS = float(os.environ.get("PROFILE_SECONDS", "20"))
 CONCURRENCY = int(os.environ.get("PROFILE_CONCURRENCY", "8"))
+# "chat" (POST /api/{user}/chat) or "chatkit" (a message on a ChatKit thread).
+ENDPOINT = os.environ.get("PROFILE_ENDPOINT", "chat")
 TOP = int(os.environ.get("PROFILE_TOP", "30"))
 _FRAME = re.compile(r"(?P<function>.*) \((?P<file>.*?)(?::\d+)?\)$")
 
@@ -75,17 +78,38 @@ async def load(gateway_url: str, signer: LocalSigner, seconds: float) -> int:
 
         async def worker(user: str) -> None:
             nonlocal turns
-            while time.perf_counter() < deadline:
-                response = await client.post(
-                    f"/api/{user}/chat",
-                    json={"message": "add buy eggs"},
-                    headers={"Authorization": f"Bearer {tokens[user]}"},
+            headers = {"Authorization": f"Bearer {tokens[user]}"}
+            thread = ""
+            if ENDPOINT == "chatkit":
+                created = await client.post(f"/api/{user}/chat", json={"message": "hello"}, headers=headers)
+                listed = await client.post(
+                    "/chatkit", json={"type": "threads.list", "params": {"limit": 1}}, headers=headers
                 )
+                created.raise_for_status()
+                thread = listed.json()["data"][0]["id"]
+            while time.perf_counter() < deadline:
+                if ENDPOINT == "chatkit":
+                    response = await client.post("/chatkit", json=_chatkit_message(thread), headers=headers)
+                else:
+                    response = await client.post(
+                        f"/api/{user}/chat", json={"message": "add buy eggs"}, headers=headers
+                    )
                 response.raise_for_status()
                 turns += 1
 
         await asyncio.gather(*(worker(user) for user in users))
     return turns
+
+
+def _chatkit_message(thread_id: str) -> dict[str, Any]:
+    content = [{"type": "input_text", "text": "add buy eggs"}]
+    return {
+        "type": "threads.add_user_message",
+        "params": {
+            "thread_id": thread_id,
+            "input": {"content": content, "attachments": [], "inference_options": {}},
+        },
+    }
 
 
 def _spy_command(spy: str, pid: int, output: Path) -> list[str]:

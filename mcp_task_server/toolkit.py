@@ -14,6 +14,7 @@ from shared.validation import Id, check_storable
 
 from . import idempotency
 from .context import Origin, call_origin, user_session
+from .errors import TaskServerError
 from .models import IDEMPOTENCY_KEY_MAX
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -71,12 +72,21 @@ async def write(
     atomic: bool = False,
 ) -> ResultT:
     """Run one write as the caller. Without a key, `atomic=False` work is one statement (autocommit);
-    with a key, the claim, the write and its stored result are one transaction."""
+    with a key, the write and the key's claim with its result are one transaction (idempotency.py)."""
     origin = call_origin(ctx)
     if key is None:
         async with user_session(ctx, atomic=atomic) as (user_id, session):
             return await work(session, user_id, origin)
-    async with user_session(ctx, atomic=True) as (user_id, session):
-        return await idempotency.once(
-            session, user_id, key, tool, arguments, result_type, lambda: work(session, user_id, origin)
-        )
+    try:
+        async with user_session(ctx, atomic=True) as (user_id, session):
+            return await idempotency.once(
+                session, user_id, key, tool, arguments, lambda: work(session, user_id, origin)
+            )
+    except TaskServerError as failure:  # KeyTaken is one.
+        # Rolled back. Either the key was taken, or the work failed, perhaps because the first try of
+        # this very call already acted (a task deleted then is not on the list now): replay if so.
+        async with user_session(ctx, atomic=False) as (user_id, session):
+            replayed = await idempotency.earlier(session, user_id, key, tool, arguments, result_type)
+        if replayed is None:
+            raise failure
+        return replayed

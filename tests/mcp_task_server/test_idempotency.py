@@ -38,6 +38,24 @@ async def test_concurrent_retries_with_one_key_create_one_task(
     assert len({r["task_id"] for r in results}) == 1
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM task_changes").fetchone() == (1,)
+
+
+async def test_concurrent_retries_of_a_delete_all_get_its_result(
+    client_as: ClientFactory, database_url: str
+) -> None:
+    # The key is claimed after the work: the retries that lose the race roll their work back, and those
+    # whose work fails because the task is in the trash by then replay the first result all the same.
+    async with client_as("alice") as alice:
+        task_id = (await call_ok(alice, "add_task", title="Once"))["task_id"]
+        results = await asyncio.gather(
+            *(call_ok(alice, "delete_task", task_id=task_id, idempotency_key="del-1") for _ in range(10))
+        )
+    assert all(result == results[0] for result in results)
+    assert results[0]["task_id"] == task_id
+    with psycopg.connect(database_url) as conn:
+        kinds = conn.execute("SELECT kind FROM task_changes ORDER BY id").fetchall()
+    assert [kind for (kind,) in kinds] == ["create", "delete"]
 
 
 async def test_keys_are_per_user_and_expire_after_a_day(client_as: ClientFactory, database_url: str) -> None:
