@@ -4,7 +4,7 @@ The task server runs streamable HTTP in stateless JSON mode, so every MCP reques
 carries its own bearer token: no session to set up per turn (the Agents SDK's `MCPServerStreamableHttp`
 costs ~30 ms to connect and list tools, and one session serialises its calls), no session shared between
 users (so no cross-user cancellation), and one pooled keep-alive connection set for the whole process.
-`agent_tools.TaskTools` adapts this to the Agents SDK's `MCPServer` interface for one turn.
+`agent_tools` adapts this to the Agents SDK: function tools built once per catalog, acting for each turn.
 
 A request that fails in transport (connection refused or reset, timeout, a proxy's 502/503/504) is
 retried once, and only when repeating it is harmless: a read-only tool, or a write carrying an
